@@ -1,5 +1,8 @@
-/** JSON-shaped data as the engine stores it. */
-export type JsonObject = Readonly<Record<string, unknown>>;
+/**
+ * A JSON object as the engine stores it. Typed as `object` so that the engine's own interfaces fit; what is inside
+ * is checked when an expression reads it.
+ */
+export type JsonObject = object;
 
 /**
  * One stage of the running execution, as `#stage('name')`, `#stageByRefId('ref')`, `#currentStage()` and

@@ -267,3 +267,12 @@ describe('results', () => {
     expect(failure('${ 1 } and ${ 2 }').code).toBe('parse');
   });
 });
+
+describe('names inside selections', () => {
+  it('reads names from the element and says how to reach top-level names', () => {
+    const error = failure("#stage('Bake').outputs.manifests.?[kind == parameters.kind]");
+    expect(error.code).toBe('unknown-property');
+    expect(error.message).toContain('use #root.parameters');
+    expect(evaluate("#stage('Bake').outputs.manifests.?[kind == #root.parameters['kind']].size()")).toBe(0);
+  });
+});

@@ -165,35 +165,54 @@ class Evaluator implements CallEnvironment {
       if (!isPlainObject(element)) {
         throw this.error(node, 'type', `cannot read '${name}' of a list element that is ${describeValue(element)}`);
       }
-      return this.property(node, element, name, 'the list element');
+      try {
+        return this.property(node, element, name, 'the list element');
+      } catch (error) {
+        if (!(error instanceof ExpressionError) || error.code !== 'unknown-property') throw error;
+        const hint = `inside a selection or projection names are read from the element; use #root.${name} for a top-level name`;
+        throw new ExpressionError(error.code, `${error.message}; ${hint}`, error.column);
+      }
     }
-    const roots = this.rootEntries();
-    const found = roots.get(name);
-    if (found !== undefined) return found.value;
+    const found = this.lookupRoot(name);
+    if (found.found) return found.value;
+    const available = this.rootEntries().map(([key]) => key);
+    // Shell scripts in job manifests are full of `${HOME}`; say how to keep one literal.
+    const shellHint = /^[A-Z_][A-Z0-9_]*$/.test(name)
+      ? `; if this is a shell variable, write \${'\${'}${name}} to keep '\${${name}}' literal`
+      : '';
     throw this.error(
       node,
       'unknown-property',
-      `unknown name '${name}'; expressions can use ${[...roots.keys()].slice(0, 20).join(', ') || 'no names here'}, and #helpers`,
+      `unknown name '${name}'; expressions can use ${available.slice(0, 20).join(', ') || 'no names here'}, and #helpers${shellHint}`,
     );
   }
 
-  private rootEntries(): Map<string, { value: unknown }> {
-    const entries = new Map<string, { value: unknown }>();
+  // Reserved names win over variables so that a stage context key cannot shadow `trigger`.
+  private lookupRoot(name: string): { found: true; value: unknown } | { found: false } {
+    if ((ROOT_NAMES as readonly string[]).includes(name)) {
+      const value = this.context[name as (typeof ROOT_NAMES)[number]];
+      if (value !== undefined) return { found: true, value };
+    }
+    const variables = this.context.variables;
+    return variables !== undefined && isPlainObject(variables) ? readOwnData(variables, name) : { found: false };
+  }
+
+  private rootEntries(): [string, unknown][] {
+    const entries: [string, unknown][] = ROOT_NAMES.flatMap((name): [string, unknown][] =>
+      this.context[name] === undefined ? [] : [[name, this.context[name]]],
+    );
     const variables = this.context.variables;
     if (variables !== undefined && isPlainObject(variables)) {
-      for (const [key, value] of ownDataEntries(variables)) entries.set(key, { value });
-    }
-    // Reserved names win over variables so that a stage context key cannot shadow `trigger`.
-    for (const name of ROOT_NAMES) {
-      const value = this.context[name];
-      if (value !== undefined) entries.set(name, { value });
+      for (const entry of ownDataEntries(variables)) {
+        if (!(ROOT_NAMES as readonly string[]).includes(entry[0])) entries.push(entry);
+      }
     }
     return entries;
   }
 
   private root(): PlainObject {
     const root: PlainObject = {};
-    for (const [key, entry] of this.rootEntries()) setOwn(root, key, entry.value);
+    for (const [key, value] of this.rootEntries()) setOwn(root, key, value);
     return root;
   }
 

@@ -233,3 +233,14 @@ describe('validateTemplate and containsExpression', () => {
     expect(containsExpression(42)).toBe(false);
   });
 });
+
+describe('literal ${ in strings', () => {
+  it("fails on a shell variable and explains how to keep it literal with ${'${'}", () => {
+    const job = { args: ['-c', 'echo ${HOME} > /tmp/out'] };
+    const [failure] = failuresOf(evaluateTemplate(job, ctx));
+    expect(failure).toMatchObject({ code: 'unknown-property', expression: 'HOME', path: 'args[1]', offset: 5 });
+    expect(failure?.message).toContain("write ${'${'}HOME} to keep '${HOME}' literal");
+    const escaped = { args: ['-c', "echo ${'${'}HOME} > /tmp/out"] };
+    expect(valueOf(evaluateTemplate(escaped, ctx))).toEqual({ args: ['-c', 'echo ${HOME} > /tmp/out'] });
+  });
+});

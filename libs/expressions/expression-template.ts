@@ -43,6 +43,8 @@ const MAX_REPORTED_EXPRESSION = 200;
  *   list, null).
  * - Any other string stays a string: each expression's value is inserted as text (null as nothing, lists and
  *   maps as JSON). Values that come out of an expression are never evaluated again.
+ * - A literal `${` (a shell variable in a job script) is written `${'${'}`: `echo ${'${'}HOME}` gives
+ *   `echo ${HOME}`.
  *
  * Failures are returned, never thrown and never left in place as raw text: if any expression fails, the result
  * carries every failure (up to 100) and no value. The input is not modified.
