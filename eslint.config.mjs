@@ -18,7 +18,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // Nest modules are classes with decorators and nothing else.
       '@typescript-eslint/no-extraneous-class': 'off',
@@ -36,7 +39,7 @@ export default tseslint.config(
   },
   {
     // Decorated Nest classes need their constructor parameter types as values at run time (emitDecoratorMetadata).
-    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'migrations/**/*.ts'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
@@ -46,7 +49,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: frameworkPackages, message: 'domain, expressions and stages are pure: no Nest, TypeORM, BullMQ or client-node.' },
+            {
+              group: frameworkPackages,
+              message: 'domain, expressions and stages are pure: no Nest, TypeORM, BullMQ or client-node.',
+            },
             { group: ['**/apps/**'], message: 'Apps are entry points; nothing imports them.' },
             { group: ['**/libs/*/**', '../../libs/*'], message: 'Import libs through @jibe/<lib>.' },
           ],
@@ -55,8 +61,16 @@ export default tseslint.config(
     },
   },
   {
+    // Tests drive the apps (e2e) and read loosely typed JSON responses.
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],
     rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/libs/*/**', '../../libs/*'], message: 'Import libs through @jibe/<lib>.' }] },
+      ],
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

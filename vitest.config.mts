@@ -8,6 +8,8 @@ export default defineConfig({
   plugins: [
     swc.vite({
       tsconfigFile: false,
+      swcrc: false,
+      module: { type: 'es6' },
       jsc: {
         parser: { syntax: 'typescript', decorators: true },
         transform: { legacyDecorator: true, decoratorMetadata: true },

@@ -1,1 +1,5 @@
-export {};
+export { loadConfig, ConfigError, type ConfigProblem } from './load-config';
+export { envSchema, fileSchema, type JibeConfig } from './config.schema';
+export { ConfigModule, JIBE_CONFIG } from './config.module';
+export { loggerOptions, REDACTED_PATHS } from './logger-options';
+export { JIBE_VERSION } from './version';

@@ -1,0 +1,22 @@
+import { ConfigModule, JIBE_CONFIG, type JibeConfig, loggerOptions } from '@jibe/config';
+import { PersistenceModule } from '@jibe/persistence';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+
+/** The worker role: consumes the engine's queues. It shares config, logging and persistence with the api. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: JibeConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRootAsync({
+          inject: [JIBE_CONFIG],
+          useFactory: (jibeConfig: JibeConfig) => ({ pinoHttp: loggerOptions(jibeConfig) }),
+        }),
+        PersistenceModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/** Environment variables Jibe reads (all documented in `.env.example`). */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  JIBE_ROLE: z
+    .enum(['all', 'api', 'worker'])
+    .default('all')
+    .describe('all = api + worker in one process (local mode); api or worker for production Deployments'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/jibe'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9:_-]+$/, 'lowercase letters, digits, ":", "_" and "-" only')
+    .default('jibe'),
+  JIBE_CONFIG_FILE: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+});
+
+/** Size limits of request bodies, e.g. `1mb`, `512kb`, or a number of bytes. */
+const byteSize = z
+  .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb)$/i, 'a size such as 512kb or 1mb')])
+  .transform((value) => (typeof value === 'number' ? value : parseByteSize(value)));
+
+/** The YAML config file. Later capabilities (accounts, repositories, roles) add their sections here. */
+export const fileSchema = z
+  .object({
+    http: z
+      .object({
+        bodyLimit: byteSize.default(1024 * 1024),
+      })
+      .strict()
+      .default({ bodyLimit: 1024 * 1024 }),
+    pipelines: z
+      .object({
+        maxStages: z.number().int().positive().max(10_000).default(500),
+      })
+      .strict()
+      .default({ maxStages: 500 }),
+  })
+  .strict();
+
+export type EnvConfig = z.infer<typeof envSchema>;
+export type FileConfig = z.infer<typeof fileSchema>;
+
+/** The whole configuration, parsed once at start-up and frozen. */
+export interface JibeConfig {
+  readonly env: EnvConfig['NODE_ENV'];
+  readonly role: EnvConfig['JIBE_ROLE'];
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly database: { readonly url: string };
+  readonly redis: { readonly url: string; readonly queuePrefix: string };
+  readonly log: { readonly level: EnvConfig['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
+  readonly pipelines: { readonly maxStages: number };
+  /** Where the config file was read from, if any. */
+  readonly configFile: string | undefined;
+}
+
+function parseByteSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)$/i.exec(text);
+  if (!match) throw new Error(`not a size: ${text}`);
+  const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+  return Math.floor(Number(match[1]) * (units[match[2]!.toLowerCase()] ?? 1));
+}

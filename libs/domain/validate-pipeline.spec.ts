@@ -1,0 +1,149 @@
+import { stageRegistry } from '@jibe/stages';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from './domain.errors';
+import { validatePipeline } from './validate-pipeline';
+
+const options = { registry: stageRegistry, maxStages: 50 };
+
+function pipeline(stages: unknown[], extra: Record<string, unknown> = {}) {
+  return { application: 'shop', name: 'Deploy', stages, ...extra };
+}
+
+function problems(input: unknown): { path: string; message: string }[] {
+  try {
+    validatePipeline(input, options);
+  } catch (error) {
+    if (error instanceof ValidationError) return [...error.details];
+    throw error;
+  }
+  throw new Error('expected the pipeline to be rejected');
+}
+
+describe('validatePipeline', () => {
+  it('accepts a fan-out/fan-in graph and keeps unknown top-level keys', () => {
+    const result = validatePipeline(
+      pipeline(
+        [
+          { refId: '1', type: 'wait', waitTime: 1 },
+          { refId: '2', type: 'wait', waitTime: 2, requisiteStageRefIds: ['1'] },
+          { refId: 3, type: 'wait', waitTime: '${ parameters.delay }', requisiteStageRefIds: ['1'] },
+          { refId: '4', type: 'manualJudgment', requisiteStageRefIds: ['2', 3], judgmentInputs: [{ value: 'ok' }] },
+        ],
+        { spelEvaluator: 'v4', appConfig: {} },
+      ),
+      options,
+    );
+    expect(result.stages.map((s) => s.refId)).toEqual(['1', '2', 3, '4']);
+    expect(result['spelEvaluator']).toBe('v4');
+    expect(result.limitConcurrent).toBe(true);
+    expect(result.stages[0]!.requisiteStageRefIds).toEqual([]);
+  });
+
+  it('names missing top-level fields', () => {
+    expect(problems({ stages: [] })).toEqual([
+      { path: 'application', message: 'required' },
+      { path: 'name', message: 'required' },
+    ]);
+  });
+
+  it('names wrong field types inside a stage by their full path', () => {
+    expect(
+      problems(
+        pipeline([
+          { refId: '1', type: 'wait', waitTime: 'soon' },
+          { refId: '2', type: 'manualJudgment', judgmentInputs: [{ value: 3 }], requisiteStageRefIds: ['1'] },
+          { refId: '3', type: 'wait', failPipeline: 'yes', waitTime: 1 },
+        ]),
+      ),
+    ).toEqual([
+      { path: 'stages[0].waitTime', message: expect.stringMatching(/number|expression/) },
+      { path: 'stages[1].judgmentInputs[0].value', message: expect.stringContaining('expected string') },
+      { path: 'stages[2].failPipeline', message: expect.stringContaining('expected boolean') },
+    ]);
+  });
+
+  it('names a missing stage field', () => {
+    expect(problems(pipeline([{ refId: '1', type: 'wait' }]))).toEqual([
+      { path: 'stages[0].waitTime', message: 'required' },
+    ]);
+    expect(problems(pipeline([{ type: 'wait', waitTime: 1 }]))).toEqual([
+      { path: 'stages[0].refId', message: 'required' },
+    ]);
+  });
+
+  it('rejects unknown stage types, listing the known ones', () => {
+    expect(problems(pipeline([{ refId: '1', type: 'launchRocket' }]))).toEqual([
+      { path: 'stages[0].type', message: 'unknown stage type "launchRocket" (known: manualJudgment, wait)' },
+    ]);
+  });
+
+  it('rejects duplicate refIds, comparing numbers and strings alike', () => {
+    expect(
+      problems(
+        pipeline([
+          { refId: '1', type: 'wait', waitTime: 1 },
+          { refId: 1, type: 'wait', waitTime: 1 },
+        ]),
+      ),
+    ).toEqual([{ path: 'stages[1].refId', message: 'duplicate refId "1" (also used by stages[0])' }]);
+  });
+
+  it('rejects requisites that name no stage', () => {
+    expect(problems(pipeline([{ refId: '1', type: 'wait', waitTime: 1, requisiteStageRefIds: ['9'] }]))).toEqual([
+      { path: 'stages[0].requisiteStageRefIds[0]', message: 'no stage has refId "9"' },
+    ]);
+  });
+
+  it('rejects cycles and shows the loop', () => {
+    const details = problems(
+      pipeline([
+        { refId: 'a', type: 'wait', waitTime: 1 },
+        { refId: 'b', type: 'wait', waitTime: 1, requisiteStageRefIds: ['a', 'd'] },
+        { refId: 'c', type: 'wait', waitTime: 1, requisiteStageRefIds: ['b'] },
+        { refId: 'd', type: 'wait', waitTime: 1, requisiteStageRefIds: ['c'] },
+      ]),
+    );
+    expect(details).toHaveLength(1);
+    expect(details[0]).toEqual({ path: 'stages[1].requisiteStageRefIds', message: `cycle: "b" → "c" → "d" → "b"` });
+    expect(details[0]!.message).toMatch(/^cycle: /);
+    for (const ref of ['"b"', '"c"', '"d"']) expect(details[0]!.message).toContain(ref);
+    expect(details[0]!.message).not.toContain('"a"');
+    expect(
+      problems(pipeline([{ refId: 's', type: 'wait', waitTime: 1, requisiteStageRefIds: ['s'] }]))[0]!.message,
+    ).toBe('cycle: "s" → "s"');
+  });
+
+  it('handles a 10,000-stage chain without overflowing the stack', () => {
+    const stages = Array.from({ length: 10_000 }, (_, i) => ({
+      refId: String(i),
+      type: 'wait',
+      waitTime: 0,
+      requisiteStageRefIds: i === 0 ? ['9999'] : [String(i - 1)],
+    }));
+    const details = (() => {
+      try {
+        validatePipeline(pipeline(stages), { registry: stageRegistry, maxStages: 20_000 });
+      } catch (error) {
+        return (error as ValidationError).details;
+      }
+      return [];
+    })();
+    expect(details[0]!.message).toMatch(/^cycle: /);
+  });
+
+  it('limits the number of stages', () => {
+    const stages = Array.from({ length: 51 }, (_, i) => ({ refId: String(i), type: 'wait', waitTime: 0 }));
+    expect(problems(pipeline(stages))).toEqual([{ path: 'stages', message: 'too many stages: 51 (at most 50)' }]);
+  });
+
+  it('reports every problem at once, not just the first', () => {
+    expect(
+      problems(
+        pipeline([
+          { refId: '1', type: 'nope' },
+          { refId: '2', type: 'wait' },
+        ]),
+      ).map((d) => d.path),
+    ).toEqual(['stages[0].type', 'stages[1].waitTime']);
+  });
+});

@@ -1,0 +1,99 @@
+import { ConflictError, NotFoundError } from '@jibe/domain';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ApplicationEntity } from './application.entity';
+import { decodeCursor, encodeCursor, type Page } from './paging';
+import { pgErrorCode, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION } from './postgres-errors';
+import { PipelineEntity } from './pipeline.entity';
+
+export interface ApplicationFields {
+  readonly email: string | null;
+  readonly description: string | null;
+  readonly attributes: Record<string, unknown>;
+}
+
+/** Applications in Postgres. Every write checks the version the caller read (optimistic locking). */
+@Injectable()
+export class ApplicationRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(name: string, fields: ApplicationFields, actor: string): Promise<ApplicationEntity> {
+    try {
+      const row = this.dataSource.manager.create(ApplicationEntity, { name, ...fields, version: 1, updatedBy: actor });
+      return await this.dataSource.manager.save(row);
+    } catch (error) {
+      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
+        throw new ConflictError(`application "${name}" already exists`, 'ALREADY_EXISTS', [
+          { path: 'name', message: 'already exists' },
+        ]);
+      }
+      throw error;
+    }
+  }
+
+  async get(name: string): Promise<ApplicationEntity> {
+    const row = await this.dataSource.manager.findOneBy(ApplicationEntity, { name });
+    if (!row) throw new NotFoundError(`no application named "${name}"`);
+    return row;
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return this.dataSource.manager.existsBy(ApplicationEntity, { name });
+  }
+
+  async list(limit: number, cursor?: string): Promise<Page<ApplicationEntity>> {
+    const query = this.dataSource.manager
+      .createQueryBuilder(ApplicationEntity, 'a')
+      .orderBy('a.name', 'ASC')
+      .limit(limit + 1);
+    if (cursor) query.where('a.name > :after', { after: String(decodeCursor(cursor, 1)[0]) });
+    const rows = await query.getMany();
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor([last.name]) } : { items };
+  }
+
+  async update(
+    name: string,
+    expectedVersion: number,
+    fields: ApplicationFields,
+    actor: string,
+  ): Promise<ApplicationEntity> {
+    const [, affected] = await this.dataSource.query<[unknown, number]>(
+      `UPDATE applications SET email = $3, description = $4, attributes = $5, version = version + 1,
+         updated_by = $6, updated_at = now()
+       WHERE name = $1 AND version = $2`,
+      [name, expectedVersion, fields.email, fields.description, fields.attributes, actor],
+    );
+    if (affected === 0) {
+      const current = await this.get(name);
+      throw versionConflict('application', current.version, expectedVersion);
+    }
+    return this.get(name);
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      const result = await this.dataSource.manager.delete(ApplicationEntity, { name });
+      if (result.affected === 0) throw new NotFoundError(`no application named "${name}"`);
+    } catch (error) {
+      if (pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) {
+        const count = await this.dataSource.manager.countBy(PipelineEntity, { application: name });
+        throw new ConflictError(
+          `application "${name}" still has ${count} pipeline${count === 1 ? '' : 's'}; delete them first`,
+          'HAS_PIPELINES',
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+/** The 409 for a write based on a stale read: says which version the caller had and which is current. */
+export function versionConflict(what: string, current: number, expected: number): ConflictError {
+  return new ConflictError(
+    `${what} was changed by someone else: you sent version ${expected}, the current version is ${current}; read it again and retry`,
+    'VERSION_CONFLICT',
+    [{ path: 'version', message: `stale: current version is ${current}` }],
+  );
+}

@@ -1,0 +1,10 @@
+export { ApplicationEntity } from './application.entity';
+export { PipelineEntity } from './pipeline.entity';
+export { PipelineVersionEntity } from './pipeline-version.entity';
+export { entities } from './entities';
+export { createDataSource, dataSourceOptions } from './data-source';
+export { ensureDatabase } from './migrate';
+export { ApplicationRepository, versionConflict, type ApplicationFields } from './application.repository';
+export { PipelineRepository, type PipelineWrite, type PipelineListQuery } from './pipeline.repository';
+export { PersistenceModule } from './persistence.module';
+export { type Page, encodeCursor, decodeCursor } from './paging';

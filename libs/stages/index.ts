@@ -1,0 +1,11 @@
+import { type StageDefinition, StageRegistry } from '@jibe/domain';
+import { manualJudgmentStage } from './manual-judgment/manual-judgment.stage';
+import { waitStage } from './wait/wait.stage';
+
+/** Every stage type Jibe knows. Adding a type is one line here (and a folder beside this file). */
+export const stageDefinitions: readonly StageDefinition[] = [waitStage, manualJudgmentStage];
+
+/** The registry built from {@link stageDefinitions}; it refuses duplicate types when the module loads. */
+export const stageRegistry = new StageRegistry(stageDefinitions);
+
+export { waitStage, manualJudgmentStage };

@@ -1,0 +1,4 @@
+import { PipelineStore1795314032695 } from './1795314032695-PipelineStore';
+
+/** Every migration, in order. `npm run migration:generate -- migrations/<Name>` writes a file here; add its class to this list. */
+export const migrations: (new () => object)[] = [PipelineStore1795314032695];

@@ -1,0 +1,43 @@
+import { type JibeConfig, loadConfig } from '@jibe/config';
+import { type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ApiModule } from '../../apps/api/api.module';
+import { configureApp } from '../../apps/api/http/configure-app';
+import { createTestDatabase, type TestDatabase, testQueuePrefix, TEST_REDIS_URL } from './test-database';
+
+/** A running api on an ephemeral port, with its own database, exactly as main.ts configures it. */
+export interface RunningApi {
+  readonly url: string;
+  readonly app: INestApplication;
+  readonly config: JibeConfig;
+  readonly database: TestDatabase;
+  close(): Promise<void>;
+}
+
+export async function startApi(env: Record<string, string> = {}): Promise<RunningApi> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    PORT: '0',
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: testQueuePrefix(),
+    ...env,
+  });
+  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: false });
+  configureApp(app, config);
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    url,
+    app,
+    config,
+    database,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
