@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApplicationEntity } from './application.entity';
 import { decodeCursor, encodeCursor, type Page } from './paging';
-import { pgErrorCode, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION } from './postgres-errors';
+import { pgErrorCode, PG_FOREIGN_KEY_VIOLATION } from './postgres-errors';
 import { PipelineEntity } from './pipeline.entity';
 
 export interface ApplicationFields {
@@ -18,17 +18,18 @@ export class ApplicationRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async create(name: string, fields: ApplicationFields, actor: string): Promise<ApplicationEntity> {
-    try {
-      const row = this.dataSource.manager.create(ApplicationEntity, { name, ...fields, version: 1, updatedBy: actor });
-      return await this.dataSource.manager.save(row);
-    } catch (error) {
-      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
-        throw new ConflictError(`application "${name}" already exists`, 'ALREADY_EXISTS', [
-          { path: 'name', message: 'already exists' },
-        ]);
-      }
-      throw error;
+    // A plain INSERT, never TypeORM's save(): save() silently updates a row whose key exists.
+    const inserted = await this.dataSource.query<unknown[]>(
+      `INSERT INTO applications (name, email, description, attributes, version, updated_by)
+       VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      [name, fields.email, fields.description, fields.attributes, actor],
+    );
+    if (inserted.length === 0) {
+      throw new ConflictError(`application "${name}" already exists`, 'ALREADY_EXISTS', [
+        { path: 'name', message: 'already exists' },
+      ]);
     }
+    return this.get(name);
   }
 
   async get(name: string): Promise<ApplicationEntity> {

@@ -3,9 +3,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { versionConflict } from './application.repository';
 import { decodeCursor, encodeCursor, type Page } from './paging';
-import { pgErrorCode, PG_UNIQUE_VIOLATION } from './postgres-errors';
+import { pgConstraint, pgErrorCode, PG_UNIQUE_VIOLATION } from './postgres-errors';
 import { PipelineVersionEntity } from './pipeline-version.entity';
 import { PipelineEntity } from './pipeline.entity';
+
+const NAME_CONSTRAINT = 'pipelines_application_name_key';
 
 /** What is saved for a pipeline: its identity columns and the rest of its JSON. */
 export interface PipelineWrite {
@@ -31,13 +33,18 @@ export class PipelineRepository {
   async create(id: string, write: PipelineWrite, actor: string): Promise<PipelineEntity> {
     return this.translateUniqueViolation(write, () =>
       this.dataSource.transaction(async (manager) => {
-        const existing = await manager.existsBy(PipelineEntity, { id });
-        if (existing)
+        // A plain INSERT, never TypeORM's save(): save() turns into an UPDATE when the key exists.
+        const inserted = await manager.query<unknown[]>(
+          `INSERT INTO pipelines (id, application, name, version, config, updated_by) VALUES ($1, $2, $3, 1, $4, $5)
+           ON CONFLICT (id) DO NOTHING RETURNING id`,
+          [id, write.application, write.name, write.config, actor],
+        );
+        if (inserted.length === 0) {
           throw new ConflictError(`a pipeline with id "${id}" already exists`, 'ALREADY_EXISTS', [
             { path: 'id', message: 'already exists' },
           ]);
-        const row = manager.create(PipelineEntity, { id, ...write, version: 1, updatedBy: actor });
-        const saved = await manager.save(row);
+        }
+        const saved = await manager.findOneByOrFail(PipelineEntity, { id });
         await this.recordVersion(manager, saved, actor, null);
         return saved;
       }),
@@ -142,22 +149,20 @@ export class PipelineRepository {
     actor: string,
     revertedFrom: number | null,
   ): Promise<void> {
-    const row = manager.create(PipelineVersionEntity, {
-      pipelineId: saved.id,
-      version: saved.version,
-      name: saved.name,
-      config: saved.config,
-      revertedFrom,
-      createdBy: actor,
-    });
-    await manager.save(row);
+    // Versions are immutable: an INSERT that fails on an existing version aborts the whole save.
+    await manager.query(
+      `INSERT INTO pipeline_versions (pipeline_id, version, name, config, reverted_from, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [saved.id, saved.version, saved.name, saved.config, revertedFrom, actor],
+    );
   }
 
   private async translateUniqueViolation<T>(write: PipelineWrite, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
+      if (pgErrorCode(error) !== PG_UNIQUE_VIOLATION) throw error;
+      if (pgConstraint(error) === NAME_CONSTRAINT) {
         throw new ConflictError(
           `application "${write.application}" already has a pipeline named "${write.name}"`,
           'ALREADY_EXISTS',

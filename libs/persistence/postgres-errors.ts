@@ -12,3 +12,14 @@ export function pgErrorCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The constraint a violation names, to tell a duplicate id from a duplicate name. */
+export function pgConstraint(error: unknown): string | undefined {
+  if (error && typeof error === 'object') {
+    const direct = (error as { constraint?: unknown }).constraint;
+    if (typeof direct === 'string') return direct;
+    const driverError = (error as { driverError?: { constraint?: unknown } }).driverError;
+    if (driverError && typeof driverError.constraint === 'string') return driverError.constraint;
+  }
+  return undefined;
+}
