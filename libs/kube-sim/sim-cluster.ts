@@ -18,7 +18,7 @@ import { NamespaceController } from './controllers/namespace-controller';
 import { ReplicaSetController } from './controllers/replica-set-controller';
 import { StatefulSetController } from './controllers/stateful-set-controller';
 import { FaultRegistry } from './faults';
-import { type KubeObject } from './kube-object';
+import { type KubeObject, cloneJson } from './kube-object';
 import { ObjectStore } from './object-store';
 import { ResourceRegistry } from './resource-registry';
 import { ManualClock, RealClock, type SimClock } from './sim-clock';
@@ -277,14 +277,15 @@ export class SimCluster {
     return this.errors;
   }
 
-  /** Reads one object directly (undefined if absent). */
+  /** Reads one object directly (a copy; undefined if absent). */
   getObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
-    return this.api.tryGet(this.registry.mustForKind(apiVersion, kind), namespace, name);
+    const obj = this.api.tryGet(this.registry.mustForKind(apiVersion, kind), namespace, name);
+    return obj ? cloneJson(obj) : undefined;
   }
 
-  /** Lists objects directly. */
+  /** Lists objects directly (copies). */
   listObjects(apiVersion: string, kind: string, namespace?: string): KubeObject[] {
-    return this.api.list(this.registry.mustForKind(apiVersion, kind), namespace);
+    return cloneJson(this.api.list(this.registry.mustForKind(apiVersion, kind), namespace));
   }
 
   async stop(): Promise<void> {
