@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   );
 
   const status = (): { availableReplicas?: number; updatedReplicas?: number; replicas?: number } =>
-    (cluster.getObject('apps/v1', 'Deployment', 'default', 'big')?.status ?? {}) as { availableReplicas?: number };
+    cluster.getObject('apps/v1', 'Deployment', 'default', 'big')?.status ?? {};
   t0 = performance.now();
   await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('big', 100, 'web:1') });
   await waitFor(cluster, () => status().availableReplicas === 100);
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'web:2' }],
   });
   await waitFor(cluster, () => {
-    const st = status() as { availableReplicas?: number; updatedReplicas?: number; replicas?: number };
+    const st = status();
     return st.updatedReplicas === 100 && st.replicas === 100 && st.availableReplicas === 100;
   });
   out(
