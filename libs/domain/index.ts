@@ -5,3 +5,5 @@ export * from './stage-definition';
 export * from './pipeline.schema';
 export * from './validate-pipeline';
 export * from './json-diff';
+export * from './execution.model';
+export * from './task';

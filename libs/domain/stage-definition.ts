@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type TaskDefinition } from './task';
 
 /**
  * What every stage type declares: its Spinnaker type name and the zod schema of its own config keys (the keys
@@ -9,6 +10,8 @@ export interface StageDefinition<Config extends z.ZodType = z.ZodType> {
   /** One line for people: shown in errors, docs and the UI. */
   readonly description: string;
   readonly config: Config;
+  /** The stage's tasks, run in order; a stage succeeds when its last task does. */
+  readonly tasks: readonly TaskDefinition[];
 }
 
 /** Declares a stage type; the identity function exists so the config type is inferred once, at the definition. */
@@ -39,6 +42,18 @@ export class StageRegistry {
 
   get(type: string): StageDefinition | undefined {
     return this.byType.get(type);
+  }
+
+  /** The definition of a type the registry must know (the pipeline was validated against it). */
+  require(type: string): StageDefinition {
+    const definition = this.byType.get(type);
+    if (!definition) throw new Error(`stage type "${type}" is not registered`);
+    return definition;
+  }
+
+  /** A registry with these definitions added (tests add stage types of their own). */
+  with(definitions: readonly StageDefinition[]): StageRegistry {
+    return new StageRegistry([...this.byType.values(), ...definitions]);
   }
 
   types(): string[] {

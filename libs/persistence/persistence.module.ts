@@ -3,6 +3,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApplicationRepository } from './application.repository';
 import { dataSourceOptions } from './data-source';
+import { ExecutionRepository } from './execution.repository';
 import { PipelineRepository } from './pipeline.repository';
 
 /** Postgres through TypeORM, and the repositories that are the only code touching it. */
@@ -18,7 +19,7 @@ import { PipelineRepository } from './pipeline.repository';
       }),
     }),
   ],
-  providers: [ApplicationRepository, PipelineRepository],
-  exports: [ApplicationRepository, PipelineRepository],
+  providers: [ApplicationRepository, PipelineRepository, ExecutionRepository],
+  exports: [ApplicationRepository, PipelineRepository, ExecutionRepository],
 })
 export class PersistenceModule {}

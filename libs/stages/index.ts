@@ -1,11 +1,19 @@
 import { type StageDefinition, StageRegistry } from '@jibe/domain';
+import { checkPreconditionsStage } from './check-preconditions/check-preconditions.stage';
 import { manualJudgmentStage } from './manual-judgment/manual-judgment.stage';
+import { pipelineStage } from './pipeline/pipeline.stage';
 import { waitStage } from './wait/wait.stage';
 
 /** Every stage type Jibe knows. Adding a type is one line here (and a folder beside this file). */
-export const stageDefinitions: readonly StageDefinition[] = [waitStage, manualJudgmentStage];
+export const stageDefinitions: readonly StageDefinition[] = [
+  waitStage,
+  manualJudgmentStage,
+  checkPreconditionsStage,
+  pipelineStage,
+];
 
 /** The registry built from {@link stageDefinitions}; it refuses duplicate types when the module loads. */
 export const stageRegistry = new StageRegistry(stageDefinitions);
 
-export { waitStage, manualJudgmentStage };
+export { waitStage, manualJudgmentStage, checkPreconditionsStage, pipelineStage };
+export { ChildPipelinePort } from './pipeline/child-pipeline.port';

@@ -1,0 +1,80 @@
+import { type StageRegistry } from '@jibe/domain';
+import { ExecutionRepository, PipelineRepository } from '@jibe/persistence';
+import { stageRegistry } from '@jibe/stages';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { childPipelineBinding } from './child-pipeline.adapter';
+import { EngineClock } from './engine-clock';
+import { EngineProcessor } from './engine.processor';
+import { EngineQueue } from './engine.queue';
+import {
+  DEFAULT_ENGINE_SETTINGS,
+  ENGINE_SETTINGS,
+  type EngineSettings,
+  PORT_BINDINGS,
+  type PortBinding,
+  STAGE_REGISTRY,
+} from './engine.tokens';
+import { ExecutionRunner } from './execution-runner';
+import { ExecutionTransactor } from './execution-transactor';
+import { ExecutionService } from './execution.service';
+import { MESSAGE_HANDLERS } from './handlers/message-handler';
+import { RunTaskHandler } from './handlers/run-task.handler';
+import { StartExecutionHandler } from './handlers/start-execution.handler';
+import { StartStageHandler } from './handlers/start-stage.handler';
+import { WakeStageHandler } from './handlers/wake-stage.handler';
+import {
+  DEFAULT_RETENTION_POLICY,
+  RETENTION_POLICY,
+  type RetentionPolicy,
+  RetentionService,
+} from './retention.service';
+import { SweeperService } from './sweeper.service';
+
+export interface EngineModuleOptions {
+  /** Consume the queue (worker role): the processor, the sweeper and retention run in this process. */
+  readonly consume: boolean;
+  readonly registry?: StageRegistry;
+  readonly settings?: Partial<EngineSettings>;
+  readonly retention?: Partial<RetentionPolicy>;
+  /** Port implementations besides the engine's own (later capabilities bind Kubernetes here). */
+  readonly ports?: readonly PortBinding[];
+}
+
+/** The execution engine: the api uses it to start and control executions, the worker to run them. */
+@Module({})
+export class EngineModule {
+  static forRoot(options: EngineModuleOptions): DynamicModule {
+    const handlers = [StartExecutionHandler, StartStageHandler, RunTaskHandler, WakeStageHandler];
+    const providers: Provider[] = [
+      EngineClock,
+      EngineQueue,
+      ExecutionRunner,
+      ExecutionTransactor,
+      ExecutionService,
+      { provide: STAGE_REGISTRY, useValue: options.registry ?? stageRegistry },
+      { provide: ENGINE_SETTINGS, useValue: { ...DEFAULT_ENGINE_SETTINGS, ...options.settings } },
+      { provide: RETENTION_POLICY, useValue: { ...DEFAULT_RETENTION_POLICY, ...options.retention } },
+      {
+        provide: PORT_BINDINGS,
+        inject: [PipelineRepository, ExecutionRepository],
+        useFactory: (pipelines: PipelineRepository, executions: ExecutionRepository) => [
+          childPipelineBinding(pipelines, executions),
+          ...(options.ports ?? []),
+        ],
+      },
+      ...handlers,
+      { provide: MESSAGE_HANDLERS, inject: handlers, useFactory: (...instances: unknown[]) => instances },
+      ...(options.consume ? [EngineProcessor, SweeperService, RetentionService] : []),
+    ];
+    return {
+      module: EngineModule,
+      providers,
+      exports: [
+        ExecutionService,
+        EngineQueue,
+        EngineClock,
+        ...(options.consume ? [SweeperService, RetentionService] : []),
+      ],
+    };
+  }
+}

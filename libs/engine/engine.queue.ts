@@ -1,0 +1,52 @@
+import { JIBE_CONFIG, type JibeConfig } from '@jibe/config';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { type EngineMessage, jobIdOf, type OutgoingMessage } from './engine-message';
+
+/** The one BullMQ queue of the engine. */
+export const ENGINE_QUEUE_NAME = 'engine';
+
+/**
+ * Sends engine messages. Sending is best effort by design: the state in Postgres already says what is due, so a
+ * send that fails (Redis down) is repaired by the sweeper rather than retried here.
+ */
+@Injectable()
+export class EngineQueue implements OnApplicationShutdown {
+  private readonly logger = new Logger(EngineQueue.name);
+  readonly queue: Queue;
+
+  constructor(@Inject(JIBE_CONFIG) config: JibeConfig) {
+    this.queue = new Queue(ENGINE_QUEUE_NAME, {
+      connection: { url: config.redis.url, maxRetriesPerRequest: null },
+      prefix: config.redis.queuePrefix,
+      defaultJobOptions: {
+        removeOnComplete: true,
+        removeOnFail: 1000,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 200 },
+      },
+    });
+    this.queue.on('error', (error) => this.logger.warn(`queue connection: ${error.message}`));
+  }
+
+  async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await this.queue.addBulk(
+        messages.map(({ delayMs, ...message }) => ({
+          name: message.kind,
+          data: message satisfies EngineMessage,
+          opts: { jobId: jobIdOf(message), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+        })),
+      );
+    } catch (error) {
+      this.logger.warn(
+        `could not enqueue ${messages.length} message(s), the sweeper will resend them: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+  }
+}

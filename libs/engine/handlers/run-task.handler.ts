@@ -1,0 +1,92 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type EngineMessage } from '../engine-message';
+import { ENGINE_SETTINGS, type EngineSettings, STAGE_REGISTRY } from '../engine.tokens';
+import { type StageRegistry } from '@jibe/domain';
+import { ExecutionRunner } from '../execution-runner';
+import { ExecutionTransactor } from '../execution-transactor';
+import { type ExecutionUnit } from '../execution-unit';
+import { MessageHandler } from './message-handler';
+
+/**
+ * Runs a stage's current task. Inline tasks run inside the transaction. Others run between two transactions: the
+ * first takes a lease (the row is due again at the lease's end, so a dead worker's task is retried by the sweeper),
+ * the second records the result only if the lease is still this worker's.
+ */
+@Injectable()
+export class RunTaskHandler extends MessageHandler {
+  readonly kind = 'RunTask' as const;
+
+  constructor(
+    private readonly transactor: ExecutionTransactor,
+    private readonly runner: ExecutionRunner,
+    @Inject(STAGE_REGISTRY) private readonly registry: StageRegistry,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
+  ) {
+    super();
+  }
+
+  async handle(message: EngineMessage): Promise<void> {
+    const leased = await this.transactor.run(message.executionId, async (unit, manager) => {
+      const stage = message.stageId ? unit.stageById(message.stageId) : undefined;
+      if (!stage || !unit.isDue(stage, 'RunTask', message.seq)) return undefined;
+      if (unit.execution.status === 'PAUSED') return undefined;
+      if (unit.execution.status !== 'RUNNING' || stage.status !== 'RUNNING') {
+        unit.clearDue(stage);
+        return undefined;
+      }
+      const index = stage.tasks.findIndex((t) => t.status === 'RUNNING' || t.status === 'NOT_STARTED');
+      const task = this.registry.require(stage.type).tasks[index];
+      if (index < 0 || !task) {
+        unit.clearDue(stage);
+        await this.runner.advance(unit, stage, manager);
+        return undefined;
+      }
+      if (task.inline) {
+        const result = await this.runner.runTask(unit, stage, this.registry.require(stage.type), task, manager);
+        unit.clearDue(stage);
+        if (await this.runner.applyResult(unit, stage, index, result, manager))
+          await this.runner.advance(unit, stage, manager);
+        return undefined;
+      }
+      const lease = unit.expect(stage, 'RunTask', this.settings.taskLeaseMs);
+      return { unit, stageId: stage.id, index, lease };
+    });
+    if (!leased) return;
+    await this.runOutside(message, leased);
+  }
+
+  private async runOutside(
+    message: EngineMessage,
+    leased: { unit: ExecutionUnit; stageId: string; index: number; lease: number },
+  ): Promise<void> {
+    const stage = leased.unit.stageById(leased.stageId)!;
+    const definition = this.registry.require(stage.type);
+    const task = definition.tasks[leased.index]!;
+    const result = await withTimeout(
+      this.runner.runTask(leased.unit, stage, definition, task, undefined),
+      this.settings.taskLeaseMs - 1000,
+      () => ({ status: 'RETRY' as const, error: `task ${task.name} did not answer within its lease` }),
+    );
+    await this.transactor.run(message.executionId, async (unit, manager) => {
+      const current = unit.stageById(leased.stageId);
+      // Someone took over (lease ran out), or the stage was skipped, canceled or restarted meanwhile.
+      if (!current || !unit.isDue(current, 'RunTask', leased.lease)) return;
+      unit.clearDue(current);
+      if (await this.runner.applyResult(unit, current, leased.index, result, manager)) {
+        await this.runner.advance(unit, current, manager);
+      }
+    });
+  }
+}
+
+async function withTimeout<T, F>(work: Promise<T>, ms: number, onTimeout: () => F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<F>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

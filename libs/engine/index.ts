@@ -1,0 +1,10 @@
+export { EngineModule, type EngineModuleOptions } from './engine.module';
+export { ExecutionService } from './execution.service';
+export { executionView, type ExecutionView } from './execution-view';
+export { resolveParameters, buildExecution, type TriggerRequest } from './execution-factory';
+export { EngineClock } from './engine-clock';
+export { EngineQueue, ENGINE_QUEUE_NAME } from './engine.queue';
+export { SweeperService } from './sweeper.service';
+export { RetentionService, type RetentionPolicy, DEFAULT_RETENTION_POLICY } from './retention.service';
+export { type EngineSettings, DEFAULT_ENGINE_SETTINGS, type PortBinding } from './engine.tokens';
+export { MESSAGE_KINDS, type EngineMessage, jobIdOf } from './engine-message';
