@@ -8,3 +8,6 @@ export { ApplicationRepository, versionConflict, type ApplicationFields } from '
 export { PipelineRepository, type PipelineWrite, type PipelineListQuery } from './pipeline.repository';
 export { PersistenceModule } from './persistence.module';
 export { type Page, encodeCursor, decodeCursor } from './paging';
+export { ExecutionEntity } from './execution.entity';
+export { StageExecutionEntity } from './stage-execution.entity';
+export { ExecutionRepository, EXECUTION_CHANNEL, type DueRow, type ExecutionListQuery } from './execution.repository';
