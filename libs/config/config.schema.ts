@@ -23,7 +23,9 @@ export const envSchema = z.object({
 /** Size limits of request bodies, e.g. `1mb`, `512kb`, or a number of bytes. */
 const byteSize = z
   .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb)$/i, 'a size such as 512kb or 1mb')])
-  .transform((value) => (typeof value === 'number' ? value : parseByteSize(value)));
+  .transform((value) => (typeof value === 'number' ? value : parseByteSize(value)))
+  // `0kb` and `0.0001kb` match the pattern but leave no room for any body.
+  .pipe(z.number().int().min(1, 'must be at least 1 byte'));
 
 /** The YAML config file. Later capabilities (accounts, repositories, roles) add their sections here. */
 export const fileSchema = z

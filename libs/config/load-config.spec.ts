@@ -1,8 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load-config';
+import { loggerOptions } from './logger-options';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'jibe-config-'));
@@ -57,8 +60,45 @@ describe('loadConfig', () => {
     expect(loadConfig({ JIBE_CONFIG_FILE: file }).http.bodyLimitBytes).toBe(256 * 1024);
   });
 
+  it('refuses a body limit that rounds down to no bytes at all', () => {
+    for (const size of ['0kb', '0b', '0.0001kb']) {
+      expect(problemsOf({ JIBE_CONFIG_FILE: configFile(`http:\n  bodyLimit: ${size}\n`) })).toEqual([
+        'http.bodyLimit: must be at least 1 byte',
+      ]);
+    }
+    expect(problemsOf({ JIBE_CONFIG_FILE: configFile('http:\n  bodyLimit: 0\n') })).toEqual([
+      expect.stringMatching(/^http\.bodyLimit: /),
+    ]);
+  });
+
   it('names a file that does not parse or does not exist', () => {
     expect(problemsOf({ JIBE_CONFIG_FILE: configFile('http: [unclosed\n') })[0]).toMatch(/^line \d+: /);
     expect(problemsOf({ JIBE_CONFIG_FILE: '/nonexistent/jibe.yaml' })[0]).toMatch(/^\(file\): cannot read/);
+  });
+});
+
+describe('loggerOptions', () => {
+  it('logs an error as type, message, code and stack only, never the query parameters it carries', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const log = pino(loggerOptions(loadConfig({ LOG_FORMAT: 'json' })), sink);
+    // The shape of TypeORM's QueryFailedError: the failed query, its parameters and the driver's own error.
+    const err = Object.assign(new Error('invalid input syntax for type json'), {
+      code: '22P02',
+      query: 'INSERT INTO pipelines ...',
+      parameters: ['p1', { stages: [{ secretish: 'whole pipeline JSON' }] }],
+      driverError: { detail: 'Token "x" is invalid.' },
+    });
+    log.error({ err, errorId: 'e1' }, 'unhandled error');
+    const line = JSON.parse(lines[0]!) as { err: Record<string, unknown>; errorId: string };
+    expect(Object.keys(line.err).sort()).toEqual(['code', 'message', 'stack', 'type']);
+    expect(line.err).toMatchObject({ type: 'Error', message: 'invalid input syntax for type json', code: '22P02' });
+    expect(lines[0]).not.toContain('whole pipeline JSON');
+    expect(line.errorId).toBe('e1');
   });
 });

@@ -16,12 +16,28 @@ export const REDACTED_PATHS = [
   '*.privateKey',
 ];
 
+/**
+ * Logs an error as its type, message, code and stack only. Errors carry more than that: TypeORM's QueryFailedError
+ * holds the query's `parameters` (a whole pipeline's JSON) and the driver's error; none of it belongs in a log.
+ */
+export function serializeError(err: unknown): { type: string; message: string; code?: string; stack?: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.constructor.name,
+    message: err.message,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+    ...(err.stack ? { stack: err.stack } : {}),
+  };
+}
+
 /** Pino options for every Jibe process: JSON in production, pretty in development, secrets redacted. */
 export function loggerOptions(config: JibeConfig): LoggerOptions {
   return {
     level: config.log.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { service: 'jibe', role: config.role },
+    serializers: { err: serializeError },
     ...(config.log.format === 'pretty'
       ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),

@@ -41,3 +41,8 @@ export class ConflictError extends DomainError {
     this.code = code;
   }
 }
+
+/** The request body is not JSON (no or another content type), so nothing in it can be read. */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}

@@ -11,6 +11,8 @@ export interface JsonChange {
 /**
  * A structural diff of two JSON values, with paths in the same form as validation errors. Arrays are compared by
  * position, except arrays of stages, which are matched by refId so that reordering stages reads as no change.
+ * Every path indexes the version it describes: a removed key or element (stages included) is named by its place
+ * in `before`; an added or changed one by its place in `after`.
  */
 export function diffJson(before: unknown, after: unknown): JsonChange[] {
   const changes: JsonChange[] = [];
@@ -22,11 +24,13 @@ function walk(before: unknown, after: unknown, path: PropertyKey[], changes: Jso
   if (Object.is(before, after)) return;
   if (isObject(before) && isObject(after)) {
     for (const key of Object.keys(before)) {
-      if (!(key in after)) changes.push({ path: formatJsonPath([...path, key]), op: 'removed', before: before[key] });
+      if (!Object.hasOwn(after, key))
+        changes.push({ path: formatJsonPath([...path, key]), op: 'removed', before: before[key] });
       else walk(before[key], after[key], [...path, key], changes);
     }
     for (const key of Object.keys(after)) {
-      if (!(key in before)) changes.push({ path: formatJsonPath([...path, key]), op: 'added', after: after[key] });
+      if (!Object.hasOwn(before, key))
+        changes.push({ path: formatJsonPath([...path, key]), op: 'added', after: after[key] });
     }
     return;
   }
@@ -49,13 +53,14 @@ function walk(before: unknown, after: unknown, path: PropertyKey[], changes: Jso
 function walkStages(before: Record<string, unknown>[], after: Record<string, unknown>[], changes: JsonChange[]): void {
   const afterByRef = new Map(after.map((stage, index) => [String(stage['refId']), { stage, index }]));
   const beforeRefs = new Set(before.map((stage) => String(stage['refId'])));
-  for (const stage of before) {
+  before.forEach((stage, index) => {
     const match = afterByRef.get(String(stage['refId']));
     if (match) walk(stage, match.stage, ['stages', match.index], changes);
-    else changes.push({ path: `stages[refId=${String(stage['refId'])}]`, op: 'removed', before: stage });
-  }
+    else changes.push({ path: formatJsonPath(['stages', index]), op: 'removed', before: stage });
+  });
   after.forEach((stage, index) => {
-    if (!beforeRefs.has(String(stage['refId']))) changes.push({ path: `stages[${index}]`, op: 'added', after: stage });
+    if (!beforeRefs.has(String(stage['refId'])))
+      changes.push({ path: formatJsonPath(['stages', index]), op: 'added', after: stage });
   });
 }
 

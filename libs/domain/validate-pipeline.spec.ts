@@ -73,7 +73,10 @@ describe('validatePipeline', () => {
 
   it('rejects unknown stage types, listing the known ones', () => {
     expect(problems(pipeline([{ refId: '1', type: 'launchRocket' }]))).toEqual([
-      { path: 'stages[0].type', message: 'unknown stage type "launchRocket" (known: manualJudgment, wait)' },
+      {
+        path: 'stages[0].type',
+        message: `unknown stage type "launchRocket" (known: ${stageRegistry.types().join(', ')})`,
+      },
     ]);
   });
 
@@ -105,9 +108,6 @@ describe('validatePipeline', () => {
     );
     expect(details).toHaveLength(1);
     expect(details[0]).toEqual({ path: 'stages[1].requisiteStageRefIds', message: `cycle: "b" → "c" → "d" → "b"` });
-    expect(details[0]!.message).toMatch(/^cycle: /);
-    for (const ref of ['"b"', '"c"', '"d"']) expect(details[0]!.message).toContain(ref);
-    expect(details[0]!.message).not.toContain('"a"');
     expect(
       problems(pipeline([{ refId: 's', type: 'wait', waitTime: 1, requisiteStageRefIds: ['s'] }]))[0]!.message,
     ).toBe('cycle: "s" → "s"');
@@ -129,6 +129,21 @@ describe('validatePipeline', () => {
       return [];
     })();
     expect(details[0]!.message).toMatch(/^cycle: /);
+  });
+
+  it('checks a wide all-to-all fan-in graph in linear time in its edges', () => {
+    // Each of the last 480 stages waits for all of the first 480: 230,400 edges, no cycle.
+    const width = 480;
+    const stages = Array.from({ length: 2 * width }, (_, i) => ({
+      refId: String(i),
+      type: 'wait',
+      waitTime: 0,
+      requisiteStageRefIds: i < width ? [] : Array.from({ length: width }, (_, j) => String(j)),
+    }));
+    const started = performance.now();
+    validatePipeline(pipeline(stages), { registry: stageRegistry, maxStages: 1000 });
+    // Recomputing parents at every step took over 2 s here; built once, well under 0.1 s.
+    expect(performance.now() - started).toBeLessThan(600);
   });
 
   it('limits the number of stages', () => {

@@ -120,7 +120,8 @@ function findCycle(stages: readonly StageConfig[], indexByRef: ReadonlyMap<strin
   const GREY = 1;
   const BLACK = 2;
   const colour = new Array<number>(stages.length).fill(WHITE);
-  const parentsOf = (i: number) => stages[i]!.requisiteStageRefIds.map((r) => indexByRef.get(String(r))!);
+  // Built once: recomputing a node's parents at every step of the walk is quadratic in fan-in.
+  const parentsOf = stages.map((stage) => stage.requisiteStageRefIds.map((r) => indexByRef.get(String(r))!));
   for (let root = 0; root < stages.length; root++) {
     if (colour[root] !== WHITE) continue;
     const path: number[] = [root];
@@ -128,7 +129,7 @@ function findCycle(stages: readonly StageConfig[], indexByRef: ReadonlyMap<strin
     colour[root] = GREY;
     while (path.length > 0) {
       const node = path[path.length - 1]!;
-      const parents = parentsOf(node);
+      const parents = parentsOf[node]!;
       const cursor = cursors[cursors.length - 1]!;
       if (cursor >= parents.length) {
         colour[node] = BLACK;

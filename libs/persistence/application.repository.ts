@@ -5,6 +5,10 @@ import { ApplicationEntity } from './application.entity';
 import { decodeCursor, encodeCursor, type Page } from './paging';
 import { pgErrorCode, PG_FOREIGN_KEY_VIOLATION } from './postgres-errors';
 import { PipelineEntity } from './pipeline.entity';
+import { versionConflict } from './version-conflict';
+
+// Kept for the package index, which exports it from here.
+export { versionConflict } from './version-conflict';
 
 export interface ApplicationFields {
   readonly email: string | null;
@@ -88,13 +92,4 @@ export class ApplicationRepository {
       throw error;
     }
   }
-}
-
-/** The 409 for a write based on a stale read: says which version the caller had and which is current. */
-export function versionConflict(what: string, current: number, expected: number): ConflictError {
-  return new ConflictError(
-    `${what} was changed by someone else: you sent version ${expected}, the current version is ${current}; read it again and retry`,
-    'VERSION_CONFLICT',
-    [{ path: 'version', message: `stale: current version is ${current}` }],
-  );
 }

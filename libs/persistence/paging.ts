@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '@jibe/domain';
+import { InvalidRequestError, unstorableTextReason } from '@jibe/domain';
 
 /** A page of results and the opaque cursor of the next page (absent on the last page). */
 export interface Page<T> {
@@ -17,7 +17,12 @@ export function decodeCursor(cursor: string, length: number): (string | number)[
     if (
       Array.isArray(key) &&
       key.length === length &&
-      key.every((k): k is string | number => typeof k === 'string' || typeof k === 'number')
+      // A forged cursor could carry text Postgres refuses (NUL, a lone surrogate), which would be a 500 later.
+      key.every(
+        (k): k is string | number =>
+          (typeof k === 'string' && unstorableTextReason(k) === undefined) ||
+          (typeof k === 'number' && Number.isFinite(k)),
+      )
     ) {
       return key;
     }

@@ -1,13 +1,15 @@
-import { ConflictError, NotFoundError } from '@jibe/domain';
+import { ConflictError, NotFoundError, ValidationError } from '@jibe/domain';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { versionConflict } from './application.repository';
 import { decodeCursor, encodeCursor, type Page } from './paging';
-import { pgConstraint, pgErrorCode, PG_UNIQUE_VIOLATION } from './postgres-errors';
+import { pgConstraint, pgErrorCode, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION } from './postgres-errors';
 import { PipelineVersionEntity } from './pipeline-version.entity';
 import { PipelineEntity } from './pipeline.entity';
+import { versionConflict } from './version-conflict';
 
 const NAME_CONSTRAINT = 'pipelines_application_name_key';
+/** pipelines.application → applications.name, as the PipelineStore migration named it. */
+const APPLICATION_CONSTRAINT = 'FK_41dc08557de1b76f5ecf1335b00';
 
 /** What is saved for a pipeline: its identity columns and the rest of its JSON. */
 export interface PipelineWrite {
@@ -31,7 +33,7 @@ export class PipelineRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async create(id: string, write: PipelineWrite, actor: string): Promise<PipelineEntity> {
-    return this.translateUniqueViolation(write, () =>
+    return this.translateViolations(write, () =>
       this.dataSource.transaction(async (manager) => {
         // A plain INSERT, never TypeORM's save(): save() turns into an UPDATE when the key exists.
         const inserted = await manager.query<unknown[]>(
@@ -93,7 +95,7 @@ export class PipelineRepository {
     actor: string,
     revertedFrom: number | null = null,
   ): Promise<PipelineEntity> {
-    return this.translateUniqueViolation(write, () =>
+    return this.translateViolations(write, () =>
       this.dataSource.transaction(async (manager) => {
         const [, affected] = await manager.query<[unknown, number]>(
           `UPDATE pipelines SET application = $3, name = $4, config = $5, version = version + 1,
@@ -157,17 +159,27 @@ export class PipelineRepository {
     );
   }
 
-  private async translateUniqueViolation<T>(write: PipelineWrite, work: () => Promise<T>): Promise<T> {
+  /**
+   * Constraint violations that are the caller's mistake, as domain errors: a name already used in the application
+   * (409), and an application deleted after the service checked it exists but before this write (422, as if the
+   * check had caught it).
+   */
+  private async translateViolations<T>(write: PipelineWrite, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (pgErrorCode(error) !== PG_UNIQUE_VIOLATION) throw error;
-      if (pgConstraint(error) === NAME_CONSTRAINT) {
+      const code = pgErrorCode(error);
+      if (code === PG_UNIQUE_VIOLATION && pgConstraint(error) === NAME_CONSTRAINT) {
         throw new ConflictError(
           `application "${write.application}" already has a pipeline named "${write.name}"`,
           'ALREADY_EXISTS',
           [{ path: 'name', message: 'already used in this application' }],
         );
+      }
+      if (code === PG_FOREIGN_KEY_VIOLATION && pgConstraint(error) === APPLICATION_CONSTRAINT) {
+        throw new ValidationError('pipeline is invalid: 1 problem', [
+          { path: 'application', message: `no application named "${write.application}"; create it first` },
+        ]);
       }
       throw error;
     }
