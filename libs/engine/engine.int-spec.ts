@@ -1,6 +1,32 @@
-import { ApplicationRepository, PipelineRepository } from '@jibe/persistence';
+import { defineStage, TransientError, ValidationError } from '@jibe/domain';
+import { ApplicationRepository, EXECUTION_CHANNEL, ExecutionRepository, PipelineRepository } from '@jibe/persistence';
+import { stageRegistry } from '@jibe/stages';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type EngineHarness, startEngine } from '../../test/support/engine-harness';
+import { RetentionService } from './retention.service';
+
+/** A stage type for these tests: a task outside the transaction that fails transiently `failures` times first. */
+const attemptsByStage = new Map<string, number>();
+const flakyStage = defineStage({
+  type: 'flaky',
+  description: 'test: fails transiently a given number of times, then succeeds',
+  config: z.looseObject({ failures: z.number().int().min(0) }),
+  tasks: [
+    {
+      name: 'flaky',
+      run: (context) => {
+        const attempts = (attemptsByStage.get(context.stage.id) ?? 0) + 1;
+        attemptsByStage.set(context.stage.id, attempts);
+        if (attempts <= Number(context.stage.context['failures'])) {
+          return Promise.reject(new TransientError(`connection reset (attempt ${attempts})`, 10));
+        }
+        return Promise.resolve({ status: 'SUCCEEDED', outputs: { attempts } });
+      },
+    },
+  ],
+});
 
 let engine: EngineHarness;
 let pipelineSeq = 0;
@@ -27,8 +53,30 @@ const wait = (refId: string, requisites: string[] = [], extra: Record<string, un
   ...extra,
 });
 
+const precondition = (
+  refId: string,
+  passes: boolean,
+  requisites: string[] = [],
+  extra: Record<string, unknown> = {},
+) => ({
+  refId,
+  type: 'checkPreconditions',
+  name: `Check ${refId}`,
+  requisiteStageRefIds: requisites,
+  preconditions: [{ type: 'expression', context: { expression: `\${ ${passes} }` } }],
+  ...extra,
+});
+
+const statuses = (execution: { stages: { refId: string; status: string }[] }) =>
+  Object.fromEntries(execution.stages.map((s) => [s.refId, s.status]));
+
+async function run(stages: Record<string, unknown>[], extra: Record<string, unknown> = {}, parameters = {}) {
+  const started = await engine.executions.start(await pipeline(stages, extra), { user: 'ann', parameters });
+  return engine.waitFor(started.id);
+}
+
 beforeAll(async () => {
-  engine = await startEngine();
+  engine = await startEngine({ registry: stageRegistry.with([flakyStage]) });
   await engine.app
     .get(ApplicationRepository)
     .create('shop', { email: null, description: null, attributes: {} }, 'test');
@@ -37,15 +85,346 @@ afterAll(async () => {
   await engine.close();
 });
 
-describe('engine', () => {
+describe('graph semantics', () => {
   it('runs a fan-out/fan-in graph: the join starts only after both branches', async () => {
-    const id = await pipeline([wait('a'), wait('b', ['a']), wait('c', ['a'], { waitTime: 1 }), wait('d', ['b', 'c'])]);
-    const started = await engine.executions.start(id, { user: 'ann' });
-    const done = await engine.waitFor(started.id);
+    const done = await run([wait('a'), wait('b', ['a']), wait('c', ['a'], { waitTime: 1 }), wait('d', ['b', 'c'])]);
     expect(done.status).toBe('SUCCEEDED');
     const byRef = Object.fromEntries(done.stages.map((s) => [s.refId, s]));
-    expect(Object.values(byRef).map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(statuses(done)).toEqual({ a: 'SUCCEEDED', b: 'SUCCEEDED', c: 'SUCCEEDED', d: 'SUCCEEDED' });
     expect(byRef['d']!.startTime!).toBeGreaterThanOrEqual(byRef['c']!.endTime!);
     expect(byRef['c']!.endTime! - byRef['c']!.startTime!).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('skips a stage whose stageEnabled is false, and downstream still runs', async () => {
+    const done = await run(
+      [
+        wait('a', [], { stageEnabled: { type: 'expression', expression: "parameters.env == 'prod'" } }),
+        wait('b', ['a']),
+      ],
+      { parameterConfig: [{ name: 'env', default: 'staging' }] },
+    );
+    expect(done.status).toBe('SUCCEEDED');
+    expect(statuses(done)).toEqual({ a: 'SKIPPED', b: 'SUCCEEDED' });
+  });
+
+  it('fails the whole execution on a failure and cancels the branch still running', async () => {
+    const done = await run([
+      wait('first', [], { waitTime: 1 }),
+      precondition('a', false, ['first']),
+      wait('slow', [], { waitTime: 30 }),
+      wait('after', ['a']),
+    ]);
+    expect(done.status).toBe('TERMINAL');
+    expect(statuses(done)).toEqual({ first: 'SUCCEEDED', a: 'TERMINAL', slow: 'CANCELED', after: 'NOT_STARTED' });
+    expect(done.stages[2]!.error).toEqual({ code: 'CANCELED', message: 'canceled: stage "Check a" failed' });
+    expect(done.stages[1]!.error).toMatchObject({ code: 'PRECONDITION_FAILED', message: 'expression was false' });
+  });
+
+  it('continuePipeline: FAILED_CONTINUE, downstream runs, the execution succeeds', async () => {
+    const done = await run([precondition('a', false, [], { continuePipeline: true }), wait('b', ['a'])]);
+    expect(statuses(done)).toEqual({ a: 'FAILED_CONTINUE', b: 'SUCCEEDED' });
+    expect(done.status).toBe('SUCCEEDED');
+  });
+
+  it('failPipeline false: STOPPED halts that branch only, and the execution succeeds', async () => {
+    const done = await run([
+      precondition('a', false, [], { failPipeline: false }),
+      wait('a2', ['a']),
+      wait('b', [], { waitTime: 1 }),
+      wait('b2', ['b']),
+    ]);
+    expect(statuses(done)).toEqual({ a: 'STOPPED', a2: 'NOT_STARTED', b: 'SUCCEEDED', b2: 'SUCCEEDED' });
+    expect(done.status).toBe('SUCCEEDED');
+  });
+
+  it('completeOtherBranchesThenFail: the other branches finish, then the execution is TERMINAL', async () => {
+    const done = await run([
+      precondition('a', false, [], { completeOtherBranchesThenFail: true }),
+      wait('b', [], { waitTime: 1 }),
+      wait('b2', ['b']),
+    ]);
+    expect(statuses(done)).toEqual({ a: 'TERMINAL', b: 'SUCCEEDED', b2: 'SUCCEEDED' });
+    expect(done.status).toBe('TERMINAL');
+  });
+
+  it('times a stage out (stageTimeoutMs) with a message that says so', async () => {
+    const done = await run([wait('a', [], { waitTime: 60, stageTimeoutMs: 300 })]);
+    expect(done.status).toBe('TERMINAL');
+    expect(done.stages[0]!.error).toEqual({ code: 'TIMEOUT', message: 'stage "Wait a" timed out after 300 ms' });
+  });
+
+  it('retries a task that fails transiently, and gives up after the retry limit', async () => {
+    const ok = await run([{ refId: 'f', type: 'flaky', failures: 2 }]);
+    expect(ok.status).toBe('SUCCEEDED');
+    expect(ok.stages[0]!.outputs).toEqual({ attempts: 3 });
+    const failed = await run([{ refId: 'f', type: 'flaky', failures: 99 }]);
+    expect(failed.status).toBe('TERMINAL');
+    expect(failed.stages[0]!.error).toMatchObject({ code: 'RETRIES_EXHAUSTED' });
+    expect(failed.stages[0]!.error!.message).toMatch(/connection reset \(attempt 6\)/);
+  });
+});
+
+describe('parameters and expressions', () => {
+  const parameterConfig = [
+    { name: 'tag', required: true },
+    { name: 'env', default: 'staging', hasOptions: true, options: [{ value: 'staging' }, { value: 'prod' }] },
+  ];
+
+  it('fills defaults and evaluates expressions when the stage starts', async () => {
+    const done = await run(
+      [
+        wait('a', [], {
+          waitTime: '${ parameters.tag == "v1" ? 0 : 5 }',
+          note: 'deploying ${parameters.tag} to ${parameters.env}',
+        }),
+      ],
+      { parameterConfig },
+      { tag: 'v1' },
+    );
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.trigger['parameters']).toEqual({ tag: 'v1', env: 'staging' });
+    expect(done.stages[0]!.context).toMatchObject({ waitTime: 0, note: 'deploying v1 to staging' });
+  });
+
+  it('refuses to start with a missing required parameter or a value outside the options, naming each', async () => {
+    const id = await pipeline([wait('a')], { parameterConfig });
+    const error = await engine.executions.start(id, { parameters: { env: 'qa' } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).details).toEqual([
+      { path: 'parameters.tag', message: 'required' },
+      { path: 'parameters.env', message: 'must be one of "staging", "prod"' },
+    ]);
+  });
+
+  it('fails the stage with the expression, its location and the reason when an expression fails', async () => {
+    const done = await run([wait('a', [], { waitTime: '${ parameters.missing.deeper }' })]);
+    expect(done.status).toBe('TERMINAL');
+    const error = done.stages[0]!.error!;
+    expect(error.code).toBe('EXPRESSION_FAILED');
+    expect(error.message).toContain('parameters.missing.deeper');
+    expect(error.details![0]!.path).toBe('waitTime');
+  });
+
+  it('refuses hostile expressions and runs nothing they ask for', async () => {
+    const hostile = [
+      "${ trigger.constructor.constructor('return process')() }",
+      '${ T(java.lang.Runtime).getRuntime().exec("id") }',
+      "${ ''['__proto__'] }",
+      '${ new java.io.File("/") }',
+    ];
+    for (const waitTime of hostile) {
+      const done = await run([wait('h', [], { waitTime })]);
+      expect(done.status, waitTime).toBe('TERMINAL');
+      expect(done.stages[0]!.error, waitTime).toMatchObject({
+        code: 'EXPRESSION_FAILED',
+        details: [{ path: 'waitTime' }],
+      });
+    }
+    // Nothing reached a real constructor or prototype: they are untouched in this process.
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(
+      Object.getOwnPropertyNames(Object.getPrototypeOf({}) as object).sort(),
+    );
+    expect(typeof (globalThis as Record<string, unknown>)['process']).toBe('object');
+  });
+});
+
+describe('control operations', () => {
+  it('waits for a manual judgment; continue passes its input downstream through #judgment', async () => {
+    const id = await pipeline([
+      { refId: 'j', type: 'manualJudgment', name: 'Approve', judgmentInputs: [{ value: 'ship' }, { value: 'hold' }] },
+      wait('after', ['j'], { note: "${ #judgment('Approve') }" }),
+    ]);
+    const started = await engine.executions.start(id, {});
+    const waiting = await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    const stageId = waiting.stages[0]!.id;
+    await expect(
+      engine.executions.judge(started.id, stageId, { judgmentStatus: 'continue', judgmentInput: 'maybe' }, 'bob'),
+    ).rejects.toMatchObject({
+      details: [{ path: 'judgmentInput', message: 'must be one of "ship", "hold"' }],
+    });
+    await engine.executions.judge(started.id, stageId, { judgmentStatus: 'continue', judgmentInput: 'ship' }, 'bob');
+    const done = await engine.waitFor(started.id);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.stages[0]!.outputs).toMatchObject({
+      judgmentStatus: 'continue',
+      judgmentInput: 'ship',
+      judgedBy: 'bob',
+    });
+    expect(done.stages[1]!.context['note']).toBe('ship');
+    await expect(engine.executions.judge(started.id, stageId, { judgmentStatus: 'stop' }, 'bob')).rejects.toMatchObject(
+      {
+        code: 'NOT_WAITING',
+      },
+    );
+  });
+
+  it('a stop judgment ends the execution TERMINAL, saying who stopped it', async () => {
+    const started = await engine.executions.start(
+      await pipeline([{ refId: 'j', type: 'manualJudgment', name: 'Approve' }]),
+      {},
+    );
+    const waiting = await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    await engine.executions.judge(started.id, waiting.stages[0]!.id, { judgmentStatus: 'stop' }, 'carol');
+    const done = await engine.waitFor(started.id);
+    expect(done.status).toBe('TERMINAL');
+    expect(done.stages[0]!.error).toEqual({ code: 'JUDGMENT_STOPPED', message: 'stopped at manual judgment by carol' });
+  });
+
+  it('cancels a running execution with its reason', async () => {
+    const started = await engine.executions.start(
+      await pipeline([wait('a', [], { waitTime: 60 }), wait('b', ['a'])]),
+      {},
+    );
+    await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    const canceled = await engine.executions.cancel(started.id, 'dave', 'wrong branch');
+    expect(canceled).toMatchObject({
+      status: 'CANCELED',
+      canceled: true,
+      canceledBy: 'dave',
+      cancellationReason: 'wrong branch',
+    });
+    expect(statuses(canceled)).toEqual({ a: 'CANCELED', b: 'NOT_STARTED' });
+    await expect(engine.executions.cancel(started.id, 'dave', 'again')).rejects.toMatchObject({
+      code: 'ALREADY_FINISHED',
+    });
+  });
+
+  it('pauses and resumes: nothing moves while paused, and paused time does not count against timeouts', async () => {
+    const started = await engine.executions.start(
+      await pipeline([wait('a', [], { waitTime: 1, stageTimeoutMs: 1500 }), wait('b', ['a'])]),
+      {},
+    );
+    await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    await engine.executions.pause(started.id);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const paused = await engine.executions.get(started.id);
+    expect(paused.status).toBe('PAUSED');
+    expect(statuses(paused)).toEqual({ a: 'RUNNING', b: 'NOT_STARTED' });
+    await engine.executions.resume(started.id);
+    const done = await engine.waitFor(started.id);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.paused!.pausedMs).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('skips a running stage; downstream runs as after a success', async () => {
+    const started = await engine.executions.start(
+      await pipeline([wait('a', [], { waitTime: 60 }), wait('b', ['a'])]),
+      {},
+    );
+    const running = await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    await engine.executions.skipStage(started.id, running.stages[0]!.id, 'erin');
+    const done = await engine.waitFor(started.id);
+    expect(statuses(done)).toEqual({ a: 'SKIPPED', b: 'SUCCEEDED' });
+    expect(done.stages[0]!.context).toMatchObject({ manualSkip: true, skippedBy: 'erin' });
+  });
+
+  it('restarts a finished stage and everything downstream of it', async () => {
+    const first = await run([wait('a'), wait('b', ['a']), wait('c', ['b'])]);
+    const before = Object.fromEntries(first.stages.map((s) => [s.refId, s.startTime]));
+    await engine.executions.restartStage(first.id, 'b', 'frank');
+    const done = await engine.waitFor(
+      first.id,
+      (e) => e.status === 'SUCCEEDED' && e.stages[2]!.startTime! > before['c']!,
+    );
+    expect(statuses(done)).toEqual({ a: 'SUCCEEDED', b: 'SUCCEEDED', c: 'SUCCEEDED' });
+    expect(done.stages[0]!.startTime).toBe(before['a']);
+    expect(done.stages[1]!.context['restartDetails']).toMatchObject({ restartedBy: 'frank' });
+    await expect(engine.executions.restartStage(first.id, 'zzz', 'frank')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('concurrency', () => {
+  it('limitConcurrent without keepWaitingPipelines: the newest waiting execution runs next, older waiting ones are canceled', async () => {
+    const id = await pipeline([wait('a', [], { waitTime: 60 })], {
+      limitConcurrent: true,
+      keepWaitingPipelines: false,
+    });
+    const first = await engine.executions.start(id, {});
+    await engine.waitFor(first.id, (e) => e.status === 'RUNNING');
+    const second = await engine.executions.start(id, {});
+    const third = await engine.executions.start(id, {});
+    await engine.waitFor(third.id, (e) => e.waiting);
+    await engine.waitFor(second.id, (e) => e.waiting);
+    await engine.executions.cancel(first.id, 'ann', 'make room');
+    await engine.waitFor(third.id, (e) => e.status === 'RUNNING');
+    const superseded = await engine.waitFor(second.id);
+    expect(superseded.status).toBe('CANCELED');
+    expect(superseded.cancellationReason).toMatch(/superseded by newer execution/);
+    await engine.executions.cancel(third.id, 'ann', 'done');
+  });
+
+  it('keepWaitingPipelines: waiting executions run one at a time, oldest first', async () => {
+    const id = await pipeline([wait('a', [], { waitTime: 1 })], { limitConcurrent: true, keepWaitingPipelines: true });
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await engine.executions.start(id, {}));
+    const done = await Promise.all(runs.map((r) => engine.waitFor(r.id)));
+    expect(done.map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(done[1]!.startTime!).toBeGreaterThanOrEqual(done[0]!.endTime!);
+    expect(done[2]!.startTime!).toBeGreaterThanOrEqual(done[1]!.endTime!);
+  });
+});
+
+describe('child pipelines', () => {
+  it('runs a child pipeline and waits for it; a failing child fails the stage', async () => {
+    const child = await pipeline([wait('c1', [], { waitTime: 1 })]);
+    const parent = await run([
+      { refId: 'p', type: 'pipeline', application: 'shop', pipeline: child },
+      wait('after', ['p']),
+    ]);
+    expect(parent.status).toBe('SUCCEEDED');
+    const childId = parent.stages[0]!.outputs['executionId'] as string;
+    const childExecution = await engine.executions.get(childId);
+    expect(childExecution).toMatchObject({ status: 'SUCCEEDED', parentExecution: { id: parent.id } });
+    expect(childExecution.trigger).toMatchObject({ type: 'pipeline' });
+
+    const failing = await pipeline([precondition('x', false)]);
+    const failedParent = await run([{ refId: 'p', type: 'pipeline', application: 'shop', pipeline: failing }]);
+    expect(failedParent.status).toBe('TERMINAL');
+    expect(failedParent.stages[0]!.error!.message).toMatch(/ended TERMINAL$/);
+  });
+});
+
+describe('notifications and retention', () => {
+  it('sends a Postgres NOTIFY for every change, ending with the final status', async () => {
+    const client = new Client({ connectionString: engine.database.url });
+    await client.connect();
+    const seen: { id: string; status: string }[] = [];
+    client.on('notification', (n) => seen.push(JSON.parse(n.payload!) as { id: string; status: string }));
+    await client.query(`LISTEN ${EXECUTION_CHANNEL}`);
+    const done = await run([wait('a'), wait('b', ['a'])]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.end();
+    const mine = seen.filter((n) => n.id === done.id).map((n) => n.status);
+    expect(mine[0]).toBe('NOT_STARTED');
+    expect(mine).toContain('RUNNING');
+    expect(mine[mine.length - 1]).toBe('SUCCEEDED');
+  });
+
+  it('deletes finished executions past the retention age in batches, keeping the newest per pipeline', async () => {
+    const id = await pipeline([wait('a')]);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await engine.waitFor((await engine.executions.start(id, {})).id)).id);
+    const repository = engine.app.get(ExecutionRepository);
+    // The four oldest are from last year; the newest is recent.
+    await repository.transaction((m) =>
+      m.query(`UPDATE executions SET build_time = build_time - 365::bigint * 86400000 WHERE id = ANY($1)`, [
+        ids.slice(0, 4),
+      ]),
+    );
+    const clock = { now: () => Date.now() };
+    const retention = new RetentionService(repository, clock, {
+      enabled: true,
+      maxAgeDays: 30,
+      keepPerPipeline: 2,
+      batchSize: 1,
+      intervalMs: 60_000,
+    });
+    expect(await retention.purge()).toBe(3);
+    const remaining = await repository.list({ pipelineId: id, limit: 10 });
+    expect(remaining.items.map((e) => e.id)).toEqual([ids[4], ids[3]]);
+    const orphanStages = await repository.transaction((m) =>
+      m.query<unknown[]>(`SELECT 1 FROM execution_stages WHERE execution_id = ANY($1)`, [ids.slice(0, 3)]),
+    );
+    expect(orphanStages).toHaveLength(0);
   });
 });

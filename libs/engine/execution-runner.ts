@@ -170,6 +170,11 @@ export class ExecutionRunner {
       await this.failTask(unit, stage, index, result.error, result.failureStatus, manager);
       return false;
     }
+    const stageTimedOut = this.stageTimeout(unit, stage);
+    if (stageTimedOut) {
+      await this.failTask(unit, stage, index, stageTimedOut, undefined, manager);
+      return false;
+    }
     const elapsed = unit.now - (task.startTime ?? unit.now) - (unit.execution.pausedMs - stage.pausedMsAtStart);
     if (taskDefinition.timeoutMs !== undefined && elapsed >= taskDefinition.timeoutMs) {
       await this.failTask(

@@ -248,7 +248,8 @@ export class ExecutionRepository {
   /** Cancels executions that wait for a slot (they have no started stage, so nothing else needs undoing). */
   async cancelWaiting(manager: EntityManager, ids: readonly string[], now: number, reason: string): Promise<void> {
     if (ids.length === 0) return;
-    const rows = await manager.query<{ id: string }[]>(
+    // TypeORM answers UPDATE and DELETE with [rows, rowCount].
+    const [rows] = await manager.query<[{ id: string }[], number]>(
       `UPDATE executions SET status = 'CANCELED', canceled = true, canceled_by = 'jibe', cancellation_reason = $2,
          waiting = false, end_time = $3, due_message = NULL, due_at = NULL
        WHERE id = ANY($1) AND waiting AND status = 'NOT_STARTED' RETURNING id`,
@@ -300,7 +301,7 @@ export class ExecutionRepository {
    * of each pipeline. Returns how many were deleted; callers loop until it is 0.
    */
   async deleteOld(before: number, keepPerPipeline: number, batchSize: number): Promise<number> {
-    const rows = await this.dataSource.query<unknown[]>(
+    const [, deleted] = await this.dataSource.query<[unknown[], number]>(
       `WITH ranked AS (
          SELECT id, build_time, status,
                 row_number() OVER (PARTITION BY coalesce(pipeline_id, id) ORDER BY build_time DESC) AS rank
@@ -314,6 +315,6 @@ export class ExecutionRepository {
        RETURNING id`,
       [before, keepPerPipeline, batchSize],
     );
-    return rows.length;
+    return deleted;
   }
 }
