@@ -17,3 +17,12 @@ export const stageRegistry = new StageRegistry(stageDefinitions);
 
 export { waitStage, manualJudgmentStage, checkPreconditionsStage, pipelineStage };
 export { ChildPipelinePort } from './pipeline/child-pipeline.port';
+export {
+  ClusterPort,
+  ClusterError,
+  type KubeObject,
+  type ObjectRef,
+  type ObjectStatus,
+  type ListQuery,
+} from './kubernetes/cluster.port';
+export { LABELS, ANNOTATIONS, MANAGED_BY_JIBE } from './kubernetes/labels';

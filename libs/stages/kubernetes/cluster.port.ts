@@ -1,0 +1,108 @@
+/**
+ * What Kubernetes stages may ask of a cluster. Stages are pure: they see clusters only through this port, which
+ * `libs/kubernetes` implements with `@kubernetes/client-node` (server-side apply, field manager `jibe`). Every
+ * method takes the account name; the adapter enforces the account's allowed namespaces and fails fast, with a
+ * clear message, when the account's cluster is unreachable.
+ *
+ * Errors: a failure worth retrying (network, 429, 5xx, 409 conflict on optimistic writes) is thrown as
+ * `TransientError` from `@jibe/domain`; anything else as {@link ClusterError} carrying what Kubernetes answered.
+ */
+
+/** A Kubernetes object as JSON (what the API returns and what manifests hold). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    [key: string]: unknown;
+  };
+  spec?: Record<string, unknown> & { [key: string]: unknown };
+  status?: Record<string, unknown> & { [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** Names one object. `apiVersion` may be left out for the common kinds (the adapter knows their group). */
+export interface ObjectRef {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** Where an object stands, by the stability rules of reference/spinnaker.md §3.5. */
+export interface ObjectStatus {
+  readonly ref: ObjectRef;
+  /** stable: the controller has nothing left to do; failed: it never will (e.g. ProgressDeadlineExceeded). */
+  readonly state: 'stable' | 'progressing' | 'failed' | 'missing';
+  /** For people: what is being waited for, or what Kubernetes said went wrong. */
+  readonly message: string;
+}
+
+export interface ListQuery {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+}
+
+/** Thrown for a failure that retrying will not fix; `status`/`reason` are Kubernetes' own. */
+export class ClusterError extends Error {
+  constructor(
+    message: string,
+    readonly account: string,
+    readonly status?: number,
+    readonly reason?: string,
+  ) {
+    super(message);
+    this.name = 'ClusterError';
+  }
+}
+
+export abstract class ClusterPort {
+  /** Server-side apply (field manager `jibe`) of each object, in the given order; returns what the API stored. */
+  abstract apply(account: string, objects: readonly KubeObject[], options?: { force?: boolean }): Promise<KubeObject[]>;
+
+  /** Creates an object (used when the name is generated, e.g. a Job with `generateName`). */
+  abstract create(account: string, object: KubeObject): Promise<KubeObject>;
+
+  /** The object, or null when it does not exist. */
+  abstract get(account: string, ref: ObjectRef): Promise<KubeObject | null>;
+
+  abstract list(account: string, query: ListQuery): Promise<KubeObject[]>;
+
+  /** A patch of the given type ('merge' | 'strategic' | 'json'); json takes a JSON Patch array. */
+  abstract patch(
+    account: string,
+    ref: ObjectRef,
+    patch: unknown,
+    type: 'merge' | 'strategic' | 'json',
+  ): Promise<KubeObject>;
+
+  /** Deletes the object; false when it was already gone. */
+  abstract delete(
+    account: string,
+    ref: ObjectRef,
+    options?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number },
+  ): Promise<boolean>;
+
+  /** Evaluates the object's stability (reference/spinnaker.md §3.5 and reference/kubernetes-api.md). */
+  abstract status(account: string, ref: ObjectRef): Promise<ObjectStatus>;
+
+  /** A pod's log (the named container, or its only one). */
+  abstract logs(
+    account: string,
+    ref: { namespace: string; pod: string; container?: string; tailLines?: number },
+  ): Promise<string>;
+
+  /** The namespace a stage should use when neither it nor the manifest names one. */
+  abstract defaultNamespace(account: string): string;
+}
