@@ -1,9 +1,10 @@
 import { ConfigModule, JIBE_CONFIG, type JibeConfig, loggerOptions } from '@jibe/config';
+import { EngineModule } from '@jibe/engine';
 import { PersistenceModule } from '@jibe/persistence';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 
-/** The worker role: consumes the engine's queues. It shares config, logging and persistence with the api. */
+/** The worker role: consumes the engine's queue, sweeps for lost messages and applies retention. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: JibeConfig): DynamicModule {
@@ -16,6 +17,7 @@ export class WorkerModule {
           useFactory: (jibeConfig: JibeConfig) => ({ pinoHttp: loggerOptions(jibeConfig) }),
         }),
         PersistenceModule,
+        EngineModule.forRoot({ consume: true }),
       ],
     };
   }
