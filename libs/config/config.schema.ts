@@ -42,6 +42,45 @@ export const fileSchema = z
       })
       .strict()
       .default({ maxStages: 500 }),
+    engine: z
+      .object({
+        /** Queue messages one worker process handles at once. */
+        concurrency: z.number().int().min(1).max(1000).default(32),
+        /** How long a task that runs outside the database transaction may hold its stage before another worker may take over. */
+        taskLeaseSeconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(24 * 3600)
+          .default(300),
+        /** A due message still unprocessed this long after it was due is treated as lost and sent again. */
+        sweepGraceSeconds: z.number().min(0.5).max(3600).default(5),
+        sweepIntervalSeconds: z.number().min(0.1).max(3600).default(2),
+        maxTransientRetries: z.number().int().min(0).max(100).default(5),
+        retryBackoffMs: z.number().int().min(1).max(600_000).default(500),
+      })
+      .strict()
+      .prefault({}),
+    executions: z
+      .object({
+        retention: z
+          .object({
+            enabled: z.boolean().default(true),
+            maxAgeDays: z.number().min(0.01).max(3650).default(30),
+            /** The newest executions of each pipeline kept whatever their age. */
+            keepPerPipeline: z.number().int().min(0).max(100_000).default(20),
+            batchSize: z.number().int().min(1).max(10_000).default(500),
+            intervalMinutes: z
+              .number()
+              .min(0.1)
+              .max(7 * 24 * 60)
+              .default(10),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -57,6 +96,8 @@ export interface JibeConfig {
   readonly redis: { readonly url: string; readonly queuePrefix: string };
   readonly log: { readonly level: EnvConfig['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
   readonly pipelines: { readonly maxStages: number };
+  readonly engine: Readonly<FileConfig['engine']>;
+  readonly executions: { readonly retention: Readonly<FileConfig['executions']['retention']> };
   /** Where the config file was read from, if any. */
   readonly configFile: string | undefined;
 }

@@ -56,6 +56,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     pipelines: { maxStages: f.pipelines.maxStages },
+    engine: f.engine,
+    executions: f.executions,
     configFile,
   });
 }

@@ -1,3 +1,4 @@
+import { JIBE_CONFIG, type JibeConfig } from '@jibe/config';
 import { type StageRegistry } from '@jibe/domain';
 import { ExecutionRepository, PipelineRepository } from '@jibe/persistence';
 import { stageRegistry } from '@jibe/stages';
@@ -52,8 +53,36 @@ export class EngineModule {
       ExecutionTransactor,
       ExecutionService,
       { provide: STAGE_REGISTRY, useValue: options.registry ?? stageRegistry },
-      { provide: ENGINE_SETTINGS, useValue: { ...DEFAULT_ENGINE_SETTINGS, ...options.settings } },
-      { provide: RETENTION_POLICY, useValue: { ...DEFAULT_RETENTION_POLICY, ...options.retention } },
+      {
+        provide: ENGINE_SETTINGS,
+        inject: [JIBE_CONFIG],
+        useFactory: (config: JibeConfig): EngineSettings => ({
+          ...DEFAULT_ENGINE_SETTINGS,
+          concurrency: config.engine.concurrency,
+          taskLeaseMs: config.engine.taskLeaseSeconds * 1000,
+          sweepGraceMs: config.engine.sweepGraceSeconds * 1000,
+          sweepIntervalMs: config.engine.sweepIntervalSeconds * 1000,
+          maxTransientRetries: config.engine.maxTransientRetries,
+          retryBackoffMs: config.engine.retryBackoffMs,
+          ...options.settings,
+        }),
+      },
+      {
+        provide: RETENTION_POLICY,
+        inject: [JIBE_CONFIG],
+        useFactory: (config: JibeConfig): RetentionPolicy => {
+          const retention = config.executions.retention;
+          return {
+            ...DEFAULT_RETENTION_POLICY,
+            enabled: retention.enabled,
+            maxAgeDays: retention.maxAgeDays,
+            keepPerPipeline: retention.keepPerPipeline,
+            batchSize: retention.batchSize,
+            intervalMs: retention.intervalMinutes * 60_000,
+            ...options.retention,
+          };
+        },
+      },
       {
         provide: PORT_BINDINGS,
         inject: [PipelineRepository, ExecutionRepository],
