@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type AccountConfig, accountsSchema } from './accounts.schema';
 
 /** Environment variables Jibe reads (all documented in `.env.example`). */
 export const envSchema = z.object({
@@ -81,6 +82,8 @@ export const fileSchema = z
       })
       .strict()
       .prefault({}),
+    /** Kubernetes clusters Jibe deploys to (see accounts.schema.ts). */
+    accounts: accountsSchema,
   })
   .strict();
 
@@ -98,6 +101,8 @@ export interface JibeConfig {
   readonly pipelines: { readonly maxStages: number };
   readonly engine: Readonly<FileConfig['engine']>;
   readonly executions: { readonly retention: Readonly<FileConfig['executions']['retention']> };
+  /** Kubernetes accounts, in the order the file lists them. */
+  readonly accounts: readonly AccountConfig[];
   /** Where the config file was read from, if any. */
   readonly configFile: string | undefined;
 }

@@ -58,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
     pipelines: { maxStages: f.pipelines.maxStages },
     engine: f.engine,
     executions: f.executions,
+    accounts: f.accounts,
     configFile,
   });
 }
