@@ -22,19 +22,25 @@ describe('health', () => {
     expect(ready.body.checks.redis.ok).toBe(true);
   });
 
-  it('is not ready, and says why, when Redis is unreachable', async () => {
+  it('is not ready when Redis is unreachable, and says so without revealing hosts, ports or driver messages', async () => {
     const broken = await startApi({ REDIS_URL: 'redis://127.0.0.1:1' });
     try {
       const ready = await httpClient(broken.url).get('/readyz');
       expect(ready.status).toBe(503);
       expect(ready.body.checks.postgres.ok).toBe(true);
-      expect(ready.body.checks.redis).toMatchObject({
-        ok: false,
-        error: expect.stringMatching(/ECONNREFUSED|connect/),
-      });
+      expect(ready.body.checks.redis).toEqual({ ok: false, error: 'unreachable', latencyMs: expect.any(Number) });
+      expect(JSON.stringify(ready.body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b/);
     } finally {
       await broken.close();
     }
+  });
+});
+
+describe('headers', () => {
+  it('does not advertise the framework with X-Powered-By', async () => {
+    const response = await http.get('/healthz');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-powered-by')).toBeNull();
   });
 });
 
@@ -67,5 +73,12 @@ describe('OpenAPI document', () => {
     const schema = doc.body.paths['/api/pipelines'].post.requestBody.content['application/json'].schema;
     expect(schema.required).toEqual(expect.arrayContaining(['application', 'name', 'stages']));
     expect(schema.properties.maxConcurrentExecutions).toMatchObject({ type: 'integer' });
+  });
+
+  it('documents that a revert carries the version it is based on', async () => {
+    const doc = await http.get('/api/docs');
+    const schema = doc.body.paths['/api/pipelines/{id}/revert'].post.requestBody.content['application/json'].schema;
+    expect(schema.required).toEqual(['version', 'expectedVersion']);
+    expect(schema.properties.expectedVersion).toMatchObject({ type: 'integer', maximum: 2_147_483_647 });
   });
 });

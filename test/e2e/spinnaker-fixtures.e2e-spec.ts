@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stageRegistry } from '@jibe/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api-app';
 import { httpClient } from '../support/http-client';
@@ -44,7 +45,7 @@ describe('real Spinnaker pipelines', () => {
 
   const unknownType = (index: number, type: string) => ({
     path: `stages[${index}].type`,
-    message: `unknown stage type "${type}" (known: manualJudgment, wait)`,
+    message: `unknown stage type "${type}" (known: ${stageRegistry.types().join(', ')})`,
   });
 
   const rejected: [string, { path: string; message: string }[]][] = [
@@ -54,7 +55,6 @@ describe('real Spinnaker pipelines', () => {
         unknownType(0, 'deployManifest'),
         unknownType(1, 'deleteManifest'),
         unknownType(2, 'deployManifest'),
-        unknownType(3, 'checkPreconditions'),
         unknownType(4, 'deployManifest'),
         unknownType(5, 'deployManifest'),
       ],

@@ -2,7 +2,8 @@ import { type ApplicationEntity, ApplicationRepository } from '@jibe/persistence
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { type z } from 'zod';
 import { ACTOR_ANONYMOUS } from '../http/actor';
-import { applicationName, createApplicationBody, pageQuery, updateApplicationBody } from './applications.schemas';
+import { pageQuery } from '../http/common.schemas';
+import { applicationName, createApplicationBody, updateApplicationBody } from './applications.schemas';
 
 const SERVED_KEYS = new Set(['name', 'email', 'description', 'version', 'createTs', 'updateTs', 'lastModifiedBy']);
 

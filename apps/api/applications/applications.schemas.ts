@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { versionNumber } from '../http/common.schemas';
 
 /** Application names end up in Kubernetes labels and namespace names, so they are DNS-label-like. */
 export const applicationName = z
@@ -16,7 +17,7 @@ const applicationFields = {
 /** Spinnaker application keys beyond these (cloudProviders, trafficGuards, …) are kept as attributes. */
 export const createApplicationBody = z.looseObject({ name: applicationName, ...applicationFields });
 export const updateApplicationBody = z.looseObject({
-  version: z.number().int().positive().describe('the version you read; a stale one gets 409'),
+  version: versionNumber.describe('the version you read; a stale one gets 409'),
   ...applicationFields,
 });
 
@@ -28,9 +29,4 @@ export const applicationView = z.looseObject({
   createTs: z.string().describe('epoch milliseconds, as Spinnaker serves them'),
   updateTs: z.string(),
   lastModifiedBy: z.string(),
-});
-
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(2048).optional(),
 });

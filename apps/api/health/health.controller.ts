@@ -1,13 +1,25 @@
-import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Logger, Res } from '@nestjs/common';
 import { type Response } from 'express';
 import { DataSource } from 'typeorm';
 import { RedisHealth } from './redis-health';
 
 const CHECK_TIMEOUT_MS = 2000;
 
-/** Liveness answers as long as the process serves HTTP; readiness also needs Postgres and Redis. */
+/** What /readyz says about one dependency. It is public, so it says no more than this. */
+interface CheckResult {
+  ok: boolean;
+  error?: 'unreachable' | 'timed out';
+  latencyMs: number;
+}
+
+/**
+ * Liveness answers as long as the process serves HTTP; readiness also needs Postgres and Redis. Readiness is
+ * public: a failed check answers a short generic reason and logs the detail (host, port, driver message).
+ */
 @Controller()
 export class HealthController {
+  private readonly logger = new Logger('HealthController');
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly redis: RedisHealth,
@@ -21,29 +33,36 @@ export class HealthController {
   @Get('readyz')
   async readyz(@Res({ passthrough: true }) response: Response) {
     const [postgres, redis] = await Promise.all([
-      check(() => this.dataSource.query('SELECT 1')),
-      check(() => this.redis.ping()),
+      this.check('postgres', () => this.dataSource.query('SELECT 1')),
+      this.check('redis', () => this.redis.ping()),
     ]);
     const ready = postgres.ok && redis.ok;
     response.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ready ? 'ready' : 'not ready', checks: { postgres, redis } };
   }
-}
 
-async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string; latencyMs: number }> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-      }),
-    ]);
-    return { ok: true, latencyMs: Math.round(performance.now() - started) };
-  } catch (error) {
-    return { ok: false, error: (error as Error).message, latencyMs: Math.round(performance.now() - started) };
-  } finally {
-    clearTimeout(timer);
+  private async check(name: string, probe: () => Promise<unknown>): Promise<CheckResult> {
+    const started = performance.now();
+    const latencyMs = () => Math.round(performance.now() - started);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = Symbol('timed out');
+    try {
+      const outcome = await Promise.race([
+        probe(),
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(timedOut), CHECK_TIMEOUT_MS);
+        }),
+      ]);
+      if (outcome === timedOut) {
+        this.logger.warn({ check: name, timeoutMs: CHECK_TIMEOUT_MS }, `readiness: ${name} did not answer in time`);
+        return { ok: false, error: 'timed out', latencyMs: latencyMs() };
+      }
+      return { ok: true, latencyMs: latencyMs() };
+    } catch (error) {
+      this.logger.warn({ check: name, err: error }, `readiness: ${name} is unreachable`);
+      return { ok: false, error: 'unreachable', latencyMs: latencyMs() };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -4,6 +4,7 @@ import {
   DomainError as DomainErrorBase,
   InvalidRequestError,
   NotFoundError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '@jibe/domain';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
@@ -17,7 +18,14 @@ const STATUS_BY_ERROR = new Map<abstract new (...args: never[]) => DomainError, 
   [ValidationError, HttpStatus.UNPROCESSABLE_ENTITY],
   [NotFoundError, HttpStatus.NOT_FOUND],
   [ConflictError, HttpStatus.CONFLICT],
+  [UnsupportedMediaTypeError, HttpStatus.UNSUPPORTED_MEDIA_TYPE],
 ]);
+
+/**
+ * Where a 500's errorId is left on the response (`res.locals`): the request logger sees it and does not log the
+ * failure a second time, without the cause.
+ */
+export const LOGGED_ERROR_ID = 'errorId';
 
 /**
  * Maps every error to the API's error body. Domain errors keep their code and details; Nest's HTTP exceptions
@@ -42,7 +50,9 @@ export class DomainErrorFilter implements ExceptionFilter {
       return;
     }
     const errorId = randomUUID();
+    // The err serializer of loggerOptions keeps type, message, code and stack: query parameters stay out of logs.
     this.logger.error({ err: exception, errorId }, 'unhandled error');
+    response.locals[LOGGED_ERROR_ID] = errorId;
     response
       .status(HttpStatus.INTERNAL_SERVER_ERROR)
       .json(errorBody('INTERNAL', `internal error; quote errorId ${errorId} when reporting it`, [], errorId));

@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import {
-  applicationView,
-  createApplicationBody,
-  pageQuery,
-  updateApplicationBody,
-} from '../applications/applications.schemas';
+import { applicationView, createApplicationBody, updateApplicationBody } from '../applications/applications.schemas';
+import { pageQuery } from '../http/common.schemas';
 import {
   deleteQuery,
   diffQuery,
@@ -126,7 +122,7 @@ export const apiRoutes: readonly ApiRoute[] = [
   {
     method: 'post',
     path: '/api/pipelines/{id}/revert',
-    summary: 'Make an old version current again (as a new version)',
+    summary: 'Make an old version current again (as a new version), based on the current version you read',
     body: revertBody,
     response: pipelineView,
     status: 201,

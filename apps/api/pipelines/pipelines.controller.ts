@@ -9,8 +9,8 @@ import {
   pipelineId,
   revertBody,
   updatePipelineBody,
-  versionParam,
 } from './pipelines.schemas';
+import { versionText } from '../http/common.schemas';
 import { PipelinesService } from './pipelines.service';
 
 @Controller('api/pipelines')
@@ -55,10 +55,7 @@ export class PipelinesController {
   }
 
   @Get(':id/history/:version')
-  version(
-    @Param('id', { schema: pipelineId }) id: string,
-    @Param('version', { schema: versionParam }) version: number,
-  ) {
+  version(@Param('id', { schema: pipelineId }) id: string, @Param('version', { schema: versionText }) version: number) {
     return this.pipelines.getVersion(id, version);
   }
 
@@ -75,6 +72,6 @@ export class PipelinesController {
     @Param('id', { schema: pipelineId }) id: string,
     @Body({ schema: revertBody }) body: z.infer<typeof revertBody>,
   ) {
-    return this.pipelines.revert(id, body.version, ACTOR_ANONYMOUS);
+    return this.pipelines.revert(id, body.version, body.expectedVersion, ACTOR_ANONYMOUS);
   }
 }

@@ -1,18 +1,23 @@
 import { pipelineSchema } from '@jibe/domain';
 import { z } from 'zod';
-import { pageQuery } from '../applications/applications.schemas';
+import { pageQuery, storableText, versionNumber, versionText } from '../http/common.schemas';
 
 /** A pipeline as clients send it; the full check (graph, stage configs) happens in the service, with paths. */
 export const pipelineBody = z.record(z.string(), z.unknown()).describe('pipeline JSON in Spinnaker format');
 export const updatePipelineBody = z.looseObject({
-  version: z.number().int().positive().describe('the version you read; a stale one gets 409 and nothing is saved'),
+  version: versionNumber.describe('the version you read; a stale one gets 409 and nothing is saved'),
 });
-export const revertBody = z.object({ version: z.number().int().positive().describe('the version to restore') });
-export const deleteQuery = z.object({ version: z.coerce.number().int().positive().optional() });
-export const listPipelinesQuery = pageQuery.extend({ application: z.string().min(1).max(63).optional() });
-export const diffQuery = z.object({ from: z.coerce.number().int().positive(), to: z.coerce.number().int().positive() });
-export const pipelineId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a pipeline id');
-export const versionParam = z.coerce.number().int().positive();
+export const revertBody = z.object({
+  version: versionNumber.describe('the version to restore'),
+  expectedVersion: versionNumber.describe('the current version you read; a stale one gets 409 and nothing is saved'),
+});
+export const deleteQuery = z.object({ version: versionText.optional() });
+export const listPipelinesQuery = pageQuery.extend({ application: storableText().min(1).max(63).optional() });
+export const diffQuery = z.object({ from: versionText, to: versionText });
+
+/** Spinnaker ids are usually UUIDs, but exported pipelines also carry ids such as "bluegreen". */
+export const PIPELINE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const pipelineId = z.string().regex(PIPELINE_ID, 'not a pipeline id');
 
 /** What GET returns: the pipeline JSON plus the keys the server owns. */
 export const pipelineView = pipelineSchema.extend({

@@ -11,9 +11,7 @@ import { ApplicationRepository, type PipelineEntity, PipelineRepository } from '
 import { stageRegistry } from '@jibe/stages';
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-
-/** Spinnaker ids are usually UUIDs, but exported pipelines also carry ids such as "bluegreen". */
-const PIPELINE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+import { PIPELINE_ID } from './pipelines.schemas';
 
 /** The pipeline store: every save is validated as a whole and becomes a new version. */
 @Injectable()
@@ -89,17 +87,18 @@ export class PipelinesService {
 
   /**
    * Makes an old version current again, as a new version (history only grows). The old JSON is validated against
-   * today's stage types, so a revert cannot bring back a pipeline that no longer runs.
+   * today's stage types, so a revert cannot bring back a pipeline that no longer runs. Like an update it is based
+   * on the version the caller read (`expectedVersion`): if someone saved since, it is a 409 and nothing is written.
    */
-  async revert(id: string, version: number, actor: string) {
-    const [current, target] = await Promise.all([this.pipelines.get(id), this.pipelines.getVersion(id, version)]);
+  async revert(id: string, version: number, expectedVersion: number, actor: string) {
+    const target = await this.pipelines.getVersion(id, version);
     const pipeline = await this.validate(target.config).catch((error: unknown) => {
       if (error instanceof ValidationError) {
         throw new ValidationError(`version ${version} is no longer valid and cannot be restored`, error.details);
       }
       throw error;
     });
-    return toView(await this.pipelines.update(id, current.version, toWrite(pipeline), actor, version));
+    return toView(await this.pipelines.update(id, expectedVersion, toWrite(pipeline), actor, version));
   }
 
   private async validate(body: Record<string, unknown>): Promise<PipelineConfig> {
