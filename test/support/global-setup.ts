@@ -1,24 +1,60 @@
 import { createDataSource } from '@jibe/persistence';
-import { databaseUrl, TEMPLATE_DATABASE, withAdminClient } from './test-database';
+import { type TestProject } from 'vitest/node';
+import {
+  databaseUrl,
+  newTestRunId,
+  TEST_DATABASE_PREFIX,
+  templateDatabaseName,
+  withAdminClient,
+} from './test-database';
+
+/** A test database nobody has touched for this long was left behind by an interrupted run. */
+const LEFTOVER_AGE = '1 hour';
 
 /**
- * Runs once before all test files: builds the template database every integration test clones, by running the
- * real migrations (so the tests also prove the migrations apply to an empty database), and removes databases
- * that an interrupted earlier run left behind.
+ * Runs once before all test files: gives this run an id (handed to the test files with `provide`), builds the
+ * run's template database by running the real migrations (so the tests also prove the migrations apply to an
+ * empty database), and removes databases that interrupted runs left behind. Other people's runs on the same
+ * machine are never touched: teardown drops only this run's databases, and a leftover is dropped only when it is
+ * over an hour old and nobody is connected to it.
  */
-export default async function setup(): Promise<() => Promise<void>> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runId = newTestRunId();
+  const template = templateDatabaseName(runId);
+  project.provide('jibeTestRunId', runId);
   await withAdminClient(async (client) => {
-    const leftovers = await client.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE datname LIKE 'jibe\\_test\\_%'",
-    );
-    for (const { datname } of leftovers.rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    await dropLeftovers(client);
+    await client.query(`CREATE DATABASE "${template}"`);
   });
-  const dataSource = createDataSource(databaseUrl(TEMPLATE_DATABASE));
+  const dataSource = createDataSource(databaseUrl(template));
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
   await dataSource.destroy();
   return async () => {
-    await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`));
+    await withAdminClient(async (client) => {
+      const ours = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+        `${likeEscape(`${TEST_DATABASE_PREFIX}${runId}_`)}%`,
+      ]);
+      for (const { datname } of ours.rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    });
   };
+}
+
+async function dropLeftovers(client: Parameters<Parameters<typeof withAdminClient>[0]>[0]): Promise<void> {
+  // A database's age is the age of its PG_VERSION file, written when it was created (pg_database keeps no time).
+  const leftovers = await client.query<{ datname: string }>(
+    `SELECT d.datname FROM pg_database d
+      WHERE d.datname LIKE $1
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)
+        AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - $2::interval`,
+    [`${likeEscape(TEST_DATABASE_PREFIX)}%`, LEFTOVER_AGE],
+  );
+  for (const { datname } of leftovers.rows) {
+    // Without FORCE: if someone connected in the meantime, the database is in use after all, so it stays.
+    await client.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => undefined);
+  }
+}
+
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, '\\$&');
 }
