@@ -34,6 +34,8 @@ export class EngineProcessor implements OnApplicationBootstrap, OnApplicationShu
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.queuePrefix,
       concurrency: this.settings.concurrency,
+      lockDuration: this.settings.lockDurationMs,
+      stalledInterval: this.settings.stalledIntervalMs,
     });
     this.worker.on('error', (error) => this.logger.warn(`worker connection: ${error.message}`));
     this.worker.on('failed', (job, error) =>

@@ -20,8 +20,10 @@ export class EngineQueue implements OnApplicationShutdown {
       connection: { url: config.redis.url, maxRetriesPerRequest: null },
       prefix: config.redis.queuePrefix,
       defaultJobOptions: {
+        // No finished job may stay behind: its deterministic id would make BullMQ drop the sweeper's resend of the
+        // same step as a duplicate, and a row whose message failed for good (or stalled twice) would never move again.
         removeOnComplete: true,
-        removeOnFail: 1000,
+        removeOnFail: true,
         attempts: 5,
         backoff: { type: 'exponential', delay: 200 },
       },

@@ -26,6 +26,13 @@ export interface EngineSettings {
   /** Retries of a task that failed with a transient error, and the first backoff (doubling each time). */
   readonly maxTransientRetries: number;
   readonly retryBackoffMs: number;
+  /**
+   * BullMQ's lock on a message being handled, renewed every half of it while the worker lives. A worker killed
+   * mid-message leaves it locked this long; the message is then handed out again by the stall check, which runs every
+   * `stalledIntervalMs`. Until then the sweeper cannot resend it (its deterministic job id still exists).
+   */
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
 }
 
 export const ENGINE_SETTINGS = Symbol('ENGINE_SETTINGS');
@@ -37,4 +44,6 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
   concurrency: 32,
   maxTransientRetries: 5,
   retryBackoffMs: 500,
+  lockDurationMs: 10_000,
+  stalledIntervalMs: 5_000,
 };

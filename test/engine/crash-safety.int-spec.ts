@@ -1,4 +1,5 @@
-import { EngineQueue, type EngineSettings, jobIdOf } from '@jibe/engine';
+import { buildExecution, EngineQueue, type EngineSettings, jobIdOf } from '@jibe/engine';
+import { ExecutionRepository, PipelineRepository } from '@jibe/persistence';
 import { stageRegistry } from '@jibe/stages';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
@@ -182,6 +183,32 @@ describe('engine crash safety', () => {
     }
     expect(effectsAfter).toEqual(effectsBefore);
   }, 60_000);
+
+  it('revives a step whose queue message failed for good (its job id must not stay taken)', async () => {
+    const harness = await engine('A', testQueuePrefix());
+    const queue = harness.app.get(EngineQueue);
+    const pipelineId = await createPipeline(harness.app, [stage('a', 'noop'), stage('b', 'effect', ['a'])]);
+    const { execution, stages } = buildExecution(
+      await harness.app.get(PipelineRepository).get(pipelineId),
+      { user: 'ann' },
+      Date.now(),
+    );
+    const message = { kind: 'StartExecution' as const, executionId: execution.id, seq: execution.dueSeq };
+    // The message under this step's job id fails for good (here: a payload no handler accepts; in production: a
+    // database outage through all its attempts) while the row still waits for the step.
+    await queue.queue.add(message.kind, { ...message, seq: 'garbled' }, { jobId: jobIdOf(message), attempts: 1 });
+    await eventually(
+      'the garbled message has failed',
+      async () => (['failed', 'unknown'].includes(await queue.queue.getJobState(jobIdOf(message))) ? true : undefined),
+      5000,
+    );
+    const executions = harness.app.get(ExecutionRepository);
+    await executions.transaction((manager) => executions.insert(manager, execution, stages));
+    await queue.send([{ ...message, delayMs: 0 }]);
+
+    const done = await harness.waitFor(execution.id, undefined, 8000);
+    expect(done.status).toBe('SUCCEEDED');
+  });
 
   it('shares one queue between several engine instances without running any task twice', async () => {
     const prefix = testQueuePrefix();
