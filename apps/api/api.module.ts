@@ -1,8 +1,11 @@
 import { ConfigModule, JIBE_CONFIG, type JibeConfig } from '@jibe/config';
+import { EngineModule } from '@jibe/engine';
 import { PersistenceModule } from '@jibe/persistence';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { ApplicationsController } from './applications/applications.controller';
+import { ExecutionEvents } from './executions/execution-events.service';
+import { ExecutionsController } from './executions/executions.controller';
 import { HealthController } from './health/health.controller';
 import { RedisHealth } from './health/redis-health';
 import { httpLoggerOptions } from './http/http-logger-options';
@@ -23,9 +26,18 @@ export class ApiModule {
           useFactory: (config: JibeConfig) => httpLoggerOptions(config),
         }),
         PersistenceModule,
+        // In local mode (role "all") this process is also the worker; in production the api only starts and
+        // controls executions and separate worker Deployments run them.
+        EngineModule.forRoot({ consume: config.role === 'all' }),
       ],
-      controllers: [HealthController, OpenApiController, ApplicationsController, PipelinesController],
-      providers: [RedisHealth, PipelinesService],
+      controllers: [
+        HealthController,
+        OpenApiController,
+        ApplicationsController,
+        PipelinesController,
+        ExecutionsController,
+      ],
+      providers: [RedisHealth, PipelinesService, ExecutionEvents],
     };
   }
 }

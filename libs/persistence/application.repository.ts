@@ -8,7 +8,6 @@ import { PipelineEntity } from './pipeline.entity';
 import { versionConflict } from './version-conflict';
 
 // Kept for the package index, which exports it from here.
-export { versionConflict } from './version-conflict';
 
 export interface ApplicationFields {
   readonly email: string | null;

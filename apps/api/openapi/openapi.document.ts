@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { applicationView, createApplicationBody, updateApplicationBody } from '../applications/applications.schemas';
+import {
+  cancelBody,
+  executionViewSchema,
+  judgmentBody,
+  listExecutionsQuery,
+  startExecutionBody,
+} from '../executions/executions.schemas';
 import { pageQuery } from '../http/common.schemas';
 import {
   deleteQuery,
@@ -126,6 +133,65 @@ export const apiRoutes: readonly ApiRoute[] = [
     body: revertBody,
     response: pipelineView,
     status: 201,
+  },
+  {
+    method: 'post',
+    path: '/api/pipelines/{id}/executions',
+    summary: 'Start an execution (a trigger: type, user, parameters, artifacts)',
+    body: startExecutionBody,
+    response: executionViewSchema,
+    status: 201,
+  },
+  {
+    method: 'get',
+    path: '/api/executions',
+    summary: 'List executions by pipeline, application and status, newest first',
+    query: listExecutionsQuery,
+    response: page(executionViewSchema),
+  },
+  { method: 'get', path: '/api/executions/{id}', summary: 'Read an execution', response: executionViewSchema },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/cancel',
+    summary: 'Cancel an execution, with a reason',
+    body: cancelBody,
+    response: executionViewSchema,
+  },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/pause',
+    summary: 'Pause a running execution',
+    response: executionViewSchema,
+  },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/resume',
+    summary: 'Resume a paused execution',
+    response: executionViewSchema,
+  },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/stages/{stageId}/restart',
+    summary: 'Run a finished stage and everything downstream of it again',
+    response: executionViewSchema,
+  },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/stages/{stageId}/skip',
+    summary: 'Skip a running or waiting stage',
+    response: executionViewSchema,
+  },
+  {
+    method: 'post',
+    path: '/api/executions/{id}/stages/{stageId}/judgment',
+    summary: 'Continue or stop at a manual judgment',
+    body: judgmentBody,
+    response: executionViewSchema,
+  },
+  {
+    method: 'get',
+    path: '/api/executions/{id}/events',
+    summary: 'Server-sent events: the execution after every change, until it ends',
   },
 ];
 
