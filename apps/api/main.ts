@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, type JibeConfig, loadConfig } from '@jibe/config';
+import { loadConfigOrExit } from '@jibe/config';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ApiModule } from './api.module';
@@ -7,16 +7,7 @@ import { configureApp } from './http/configure-app';
 
 async function bootstrap(): Promise<void> {
   // Parse the configuration before anything else so a bad value stops the process with every problem listed.
-  let config: JibeConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const app = await NestFactory.create(ApiModule.forRoot(config), { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
   configureApp(app, config);

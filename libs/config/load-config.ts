@@ -93,3 +93,17 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * For entry points: the configuration, or — when it is invalid — every problem on stderr and exit code 1, before
+ * anything else starts.
+ */
+export function loadConfigOrExit(): JibeConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
