@@ -113,7 +113,7 @@ afterAll(async () => {
   await client?.close();
   await pool?.end();
   await database?.drop();
-  await deleteQueueKeys(prefix);
+  await deleteQueueKeys(prefix, TEST_REDIS_URL);
 });
 
 describe('chaos', () => {

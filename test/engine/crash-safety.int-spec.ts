@@ -8,7 +8,7 @@ import { type EngineHarness, startEngine } from '../support/engine-harness';
 import { createPipeline, effectsByStage, eventually, stage, waitForAll } from '../support/engine-fixtures';
 import { EFFECT_TABLES_DDL, effectStage, noopStage } from '../support/engine-test-stages';
 import { deleteQueueKeys } from '../support/queue-keys';
-import { createTestDatabase, type TestDatabase, testQueuePrefix } from '../support/test-database';
+import { createTestDatabase, type TestDatabase, testQueuePrefix, TEST_REDIS_URL } from '../support/test-database';
 
 let database: TestDatabase;
 let pool: Pool;
@@ -60,7 +60,7 @@ afterAll(async () => {
   for (const harness of engines.splice(0)) await harness.close();
   await pool?.end();
   await database?.drop();
-  for (const prefix of prefixes) await deleteQueueKeys(prefix);
+  for (const prefix of prefixes) await deleteQueueKeys(prefix, TEST_REDIS_URL);
 });
 
 describe('engine crash safety', () => {
@@ -88,7 +88,7 @@ describe('engine crash safety', () => {
     }
     // The 2 s waits and the judgments' re-checks sit in Redis as delayed jobs: deleting the keys loses them.
     expect(await harness.app.get(EngineQueue).queue.getDelayedCount()).toBeGreaterThan(0);
-    expect(await deleteQueueKeys(prefix)).toBeGreaterThan(0);
+    expect(await deleteQueueKeys(prefix, TEST_REDIS_URL)).toBeGreaterThan(0);
     for (const judgment of judgments.slice(20)) {
       await harness.executions.judge(judgment.execution_id, judgment.id, { judgmentStatus: 'continue' }, 'ann');
     }

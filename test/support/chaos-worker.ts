@@ -1,5 +1,5 @@
-// A worker process for the chaos test: the engine (processor, sweeper) with the test-only `effect` stage, on the
-// database and queue prefix the test gives it. The test kills it with SIGKILL at random moments.
+// A worker process for the chaos test and the engine benchmarks: the engine (processor, sweeper) with the test-only
+// `effect` and `noop` stages, on the database and queue prefix it is given. The chaos test SIGKILLs it at random.
 //   node -r @swc-node/register test/support/chaos-worker.ts
 // Environment: CHAOS_DATABASE_URL, CHAOS_REDIS_URL, CHAOS_QUEUE_PREFIX, CHAOS_WORKER_NAME, CHAOS_ENGINE_SETTINGS (JSON).
 import { ConfigModule, loadConfig } from '@jibe/config';
@@ -9,7 +9,7 @@ import { stageRegistry } from '@jibe/stages';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Pool } from 'pg';
-import { effectStage } from './engine-test-stages';
+import { effectStage, noopStage } from './engine-test-stages';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -34,7 +34,11 @@ async function main(): Promise<void> {
     imports: [
       ConfigModule.forRoot(config),
       PersistenceModule,
-      EngineModule.forRoot({ consume: true, registry: stageRegistry.with([effectStage(pool, worker)]), settings }),
+      EngineModule.forRoot({
+        consume: true,
+        registry: stageRegistry.with([effectStage(pool, worker), noopStage]),
+        settings,
+      }),
     ],
   })
   class ChaosWorkerModule {}

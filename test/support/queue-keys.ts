@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis';
-import { TEST_REDIS_URL } from './test-database';
 
 /**
  * Deletes every Redis key under one BullMQ prefix (`<prefix>:*`) and returns how many went. Never FLUSHALL: the
  * Redis is shared with other test files and other people's runs.
  */
-export async function deleteQueueKeys(prefix: string, redisUrl = TEST_REDIS_URL): Promise<number> {
+export async function deleteQueueKeys(prefix: string, redisUrl: string): Promise<number> {
   if (!/^[\w.-]+$/.test(prefix)) throw new Error(`refusing to delete keys of a suspicious prefix ${prefix}`);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   try {
