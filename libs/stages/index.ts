@@ -1,5 +1,6 @@
 import { type StageDefinition, StageRegistry } from '@jibe/domain';
 import { checkPreconditionsStage } from './check-preconditions/check-preconditions.stage';
+import { deployManifestStage } from './deploy-manifest/deploy-manifest.stage';
 import { manualJudgmentStage } from './manual-judgment/manual-judgment.stage';
 import { pipelineStage } from './pipeline/pipeline.stage';
 import { waitStage } from './wait/wait.stage';
@@ -10,12 +11,13 @@ export const stageDefinitions: readonly StageDefinition[] = [
   manualJudgmentStage,
   checkPreconditionsStage,
   pipelineStage,
+  deployManifestStage,
 ];
 
 /** The registry built from {@link stageDefinitions}; it refuses duplicate types when the module loads. */
 export const stageRegistry = new StageRegistry(stageDefinitions);
 
-export { waitStage, manualJudgmentStage, checkPreconditionsStage, pipelineStage };
+export { waitStage, manualJudgmentStage, checkPreconditionsStage, pipelineStage, deployManifestStage };
 export { ChildPipelinePort } from './pipeline/child-pipeline.port';
 export {
   ClusterPort,

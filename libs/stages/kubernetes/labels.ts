@@ -9,6 +9,10 @@ export const LABELS = {
   cluster: 'jibe.dev/cluster',
   /** `v000`, `v001`, … on each server group (version) of a red/black workload, and on its pods. */
   version: 'jibe.dev/version',
+  /** On Jobs Jibe creates: one value per stage run, so a re-run task finds the Job it already created. */
+  run: 'jibe.dev/run',
+  /** On dbRefresh Jobs: which refresh they belong to, so old ones can be cleaned up. */
+  dbRefresh: 'jibe.dev/db-refresh',
 } as const;
 
 export const MANAGED_BY_JIBE = 'jibe';
@@ -24,4 +28,14 @@ export const ANNOTATIONS = {
   previousReplicas: 'jibe.dev/previous-replicas',
   /** Which execution and stage last deployed the object (for people reading `kubectl describe`). */
   deployedBy: 'jibe.dev/deployed-by',
+  /** Helm's hook annotation (`pre-install`, `post-upgrade`, …), mapped onto PreSync/PostSync. */
+  helmHook: 'helm.sh/hook',
+  /** Spinnaker's: the Services (`["service my-svc"]`) a workload's versions receive traffic from. */
+  loadBalancers: 'traffic.spinnaker.io/load-balancers',
+  /** Spinnaker's: how many versions of a workload to keep (`maxVersionsToKeep` wins when both are set). */
+  maxVersionHistory: 'strategy.spinnaker.io/max-version-history',
+  /** sha256 of a versioned workload's manifest: an unchanged manifest re-deploys its version instead of copying it. */
+  manifestHash: 'jibe.dev/manifest-sha256',
+  /** Spinnaker's: `"true"`/`"false"` forces versioning (`name-vNNN`) on or off for one manifest. */
+  versioned: 'strategy.spinnaker.io/versioned',
 } as const;

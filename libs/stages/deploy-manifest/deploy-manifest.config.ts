@@ -1,0 +1,53 @@
+import { EXPRESSION } from '@jibe/domain';
+import { z } from 'zod';
+import { manifestSchema } from '../kubernetes/manifest-schema';
+import { count, kubernetesStageKeys } from '../kubernetes/stage-support';
+
+/** `bluegreen` is Spinnaker's newer name for red/black (reference/spinnaker.md §3.3); both mean the same here. */
+export const strategySchema = z.enum(['none', 'redblack', 'bluegreen', 'highlander']);
+
+/**
+ * deployManifest's config: Spinnaker's field names (DeployManifestContext), loose so exported pipelines load with
+ * the keys Jibe ignores (`relationships`, `requiredArtifactIds`, `manifestArtifactAccount`, …).
+ */
+export const deployManifestConfig = z
+  .looseObject({
+    ...kubernetesStageKeys,
+    source: z.enum(['text', 'artifact']).default('text'),
+    manifests: z
+      .union([z.array(manifestSchema), z.string().regex(EXPRESSION, 'expected a list of manifests')])
+      .optional(),
+    manifestArtifactId: z.string().min(1).optional(),
+    manifestArtifact: z
+      .looseObject({ type: z.string(), reference: z.string().optional(), name: z.string().optional() })
+      .optional(),
+    namespaceOverride: z.string().optional(),
+    moniker: z.looseObject({ app: z.string().optional(), cluster: z.string().optional() }).optional(),
+    trafficManagement: z
+      .looseObject({
+        enabled: z.boolean().optional(),
+        options: z
+          .looseObject({
+            enableTraffic: z.boolean().optional(),
+            namespace: z.string().optional(),
+            services: z.array(z.string()).default([]),
+            strategy: strategySchema.optional(),
+            maxVersionsToKeep: count.optional(),
+            delayBeforeScaleDownSeconds: count.optional(),
+            /** false keeps older versions running (scaled) after the switch, for an instant rollback. */
+            scaleDown: z.boolean().optional(),
+          })
+          .default({ services: [] }),
+      })
+      .optional(),
+  })
+  .superRefine((config, issues) => {
+    if (config.source === 'text' && Array.isArray(config.manifests) && config.manifests.length === 0) {
+      issues.addIssue({ code: 'custom', path: ['manifests'], message: 'at least one manifest when source is text' });
+    }
+    if (config.source === 'text' && config.manifests === undefined) {
+      issues.addIssue({ code: 'custom', path: ['manifests'], message: 'required when source is text' });
+    }
+  });
+
+export type DeployManifestConfig = z.output<typeof deployManifestConfig>;

@@ -1,0 +1,198 @@
+import {
+  EXPRESSION,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskResult,
+  TransientError,
+  zodIssuesToDetails,
+} from '@jibe/domain';
+import { z } from 'zod';
+import { ClusterError, ClusterPort, type ObjectRef, type ObjectStatus } from './cluster.port';
+import { describeRef } from './manifest';
+
+/**
+ * What every Kubernetes stage shares: the config keys Spinnaker's manifest stages carry, a task wrapper that turns
+ * failures into results that say what failed and what Kubernetes answered, and the non-blocking stability wait.
+ */
+
+/** A whole number, a numeric string (what `${ parameters.x }` gives), or an expression that will give one. */
+export const count = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\s*\d+\s*$/, 'expected a whole number'),
+  z.string().regex(EXPRESSION, 'expected a whole number or a ${ } expression'),
+]);
+
+/** A number from {@link count} once expressions are evaluated. */
+export function toCount(value: unknown, path: string): number {
+  const number = typeof value === 'string' ? Number(value.trim()) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0) {
+    throw new StageFailure(`${path} must be a whole number, got ${JSON.stringify(value)}`, 'INVALID_CONFIG');
+  }
+  return number;
+}
+
+/** Spinnaker's dynamic-target criteria (clouddriver ManifestController). */
+export const criteria = z.enum(['newest', 'second_newest', 'oldest', 'largest', 'smallest']);
+export type Criteria = z.infer<typeof criteria>;
+
+/**
+ * The keys every Kubernetes stage may carry. Spinnaker's own keys that Jibe does not use (`cloudProvider`,
+ * `relationships`, `manifestArtifactAccount`, …) pass through: the schemas are loose so real pipelines load.
+ */
+export const kubernetesStageKeys = {
+  account: z.string().min(1, 'must name an account'),
+  cloudProvider: z.literal('kubernetes').optional(),
+  /** Spinnaker's namespace key in scale/delete/enable/disable stages. */
+  location: z.string().optional(),
+  namespace: z.string().optional(),
+  stableManifestTimeoutMinutes: z
+    .union([
+      z
+        .number()
+        .positive()
+        .max(24 * 60),
+      z.string().regex(EXPRESSION),
+    ])
+    .optional(),
+};
+
+/** A failure that retrying will not fix; the task wrapper turns it into a TERMINAL result with its code. */
+export class StageFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly details?: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = 'StageFailure';
+  }
+}
+
+/**
+ * A non-inline task (it calls a cluster) whose failures become results: {@link StageFailure} and
+ * {@link ClusterError} give TERMINAL with what Kubernetes answered; `TransientError` goes to the engine, which
+ * backs off and retries.
+ */
+export function clusterTask(
+  name: string,
+  run: (context: TaskContext) => Promise<TaskResult>,
+  options: { timeoutMs?: number } = {},
+): TaskDefinition {
+  return {
+    name,
+    ...options,
+    run: async (context) => {
+      try {
+        return await run(context);
+      } catch (error) {
+        if (error instanceof TransientError) throw error;
+        if (error instanceof StageFailure) {
+          return {
+            status: 'TERMINAL',
+            error: { message: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) },
+          };
+        }
+        if (error instanceof ClusterError) {
+          return {
+            status: 'TERMINAL',
+            error: {
+              message: `${error.account}: ${error.message}${error.reason ? ` (${error.reason})` : ''}`,
+              code: 'KUBERNETES_ERROR',
+            },
+          };
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+/** Parses the stage's evaluated context with its schema; a value an expression made wrong fails with its path. */
+export function readConfig<T extends z.ZodType>(context: TaskContext, schema: T): z.output<T> {
+  const parsed = schema.safeParse(context.stage.context);
+  if (parsed.success) return parsed.data;
+  const details = zodIssuesToDetails(parsed.error.issues);
+  throw new StageFailure(
+    `invalid stage config: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+    'INVALID_CONFIG',
+    details,
+  );
+}
+
+export function cluster(context: TaskContext): ClusterPort {
+  return context.port(ClusterPort);
+}
+
+/** The namespace a stage targets: its own setting, else the account's default. */
+export function stageNamespace(
+  config: { location?: string | undefined; namespace?: string | undefined },
+  port: ClusterPort,
+  account: string,
+): string {
+  const namespace = config.location?.trim() || config.namespace?.trim();
+  return namespace || port.defaultNamespace(account);
+}
+
+/** Spinnaker waited 30 minutes by default and users suffered (reference/spinnaker.md §6.3); most rollouts fail sooner. */
+export const DEFAULT_STABLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+export function stableTimeoutMs(config: { stableManifestTimeoutMinutes?: number | string | undefined }): number {
+  const minutes = Number(config.stableManifestTimeoutMinutes);
+  return Number.isFinite(minutes) && minutes > 0 ? minutes * 60_000 : DEFAULT_STABLE_TIMEOUT_MS;
+}
+
+/** First re-check after 1 s, growing to 5 s: quick deploys finish quickly and slow ones cost little. */
+export function pollDelay(polls: number): number {
+  return Math.min(5000, Math.round(1000 * 1.5 ** polls));
+}
+
+/**
+ * One look at the objects' stability, never blocking: SUCCEEDED-like `undefined` when every object is in the wanted
+ * state, a RUNNING result to look again later, or a StageFailure naming the object and Kubernetes' reason when one
+ * failed or the wait timed out. `key` names this wait's bookkeeping in the stage context.
+ */
+export async function checkStable(
+  context: TaskContext,
+  account: string,
+  refs: readonly ObjectRef[],
+  options: {
+    key: string;
+    timeoutMs: number;
+    want?: 'stable' | 'missing';
+    /** The context as this run has changed it so far (defaults to the stage's). */
+    state?: Record<string, unknown>;
+  },
+): Promise<TaskResult | undefined> {
+  const port = cluster(context);
+  const state = options.state ?? context.stage.context;
+  const want = options.want ?? 'stable';
+  const statuses: ObjectStatus[] = [];
+  for (const ref of refs) statuses.push(await port.status(account, ref));
+  const failed = want === 'stable' ? statuses.find((s) => s.state === 'failed') : undefined;
+  if (failed) {
+    throw new StageFailure(`${describeRef(failed.ref)} failed: ${failed.message}`, 'MANIFEST_FAILED');
+  }
+  const pending = statuses.filter((s) => s.state !== want);
+  const startedKey = `${options.key}.startedAt`;
+  const pollsKey = `${options.key}.polls`;
+  if (pending.length === 0) return undefined;
+  const startedAt = Number(state[startedKey] ?? context.now);
+  if (context.now - startedAt >= options.timeoutMs) {
+    throw new StageFailure(
+      `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${pending
+        .map((s) => `${describeRef(s.ref)} (${s.state}: ${s.message})`)
+        .join(', ')}`,
+      'STABILITY_TIMEOUT',
+    );
+  }
+  const polls = Number(state[pollsKey] ?? 0);
+  return {
+    status: 'RUNNING',
+    retryAfterMs: pollDelay(polls),
+    context: {
+      [startedKey]: startedAt,
+      [pollsKey]: polls + 1,
+      [`${options.key}.waitingFor`]: pending.map((s) => `${describeRef(s.ref)}: ${s.message}`),
+    },
+  };
+}
