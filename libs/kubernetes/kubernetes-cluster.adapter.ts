@@ -1,0 +1,320 @@
+import { type KubernetesObject, PatchStrategy } from '@kubernetes/client-node';
+import { namespaceAllowed } from '@jibe/config';
+import {
+  ClusterError,
+  ClusterPort,
+  type KubeObject,
+  LABELS,
+  type ListQuery,
+  MANAGED_BY_JIBE,
+  type ObjectRef,
+  type ObjectStatus,
+} from '@jibe/stages';
+import { type AccountClient, unwrapRaw, withRequestBody } from './account-client';
+import { type AccountRegistry, isClusterScoped } from './account-registry';
+import { isNotFound, toPortError } from './cluster-errors';
+import { stabilityOf } from './stability';
+
+/** The group/version of kinds a ref may name without `apiVersion`. */
+const API_VERSIONS: Record<string, string> = {
+  Pod: 'v1',
+  Service: 'v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  Namespace: 'v1',
+  ServiceAccount: 'v1',
+  PersistentVolumeClaim: 'v1',
+  Endpoints: 'v1',
+  Event: 'v1',
+  Deployment: 'apps/v1',
+  ReplicaSet: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  ControllerRevision: 'apps/v1',
+  Job: 'batch/v1',
+  CronJob: 'batch/v1',
+  Ingress: 'networking.k8s.io/v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
+  HorizontalPodAutoscaler: 'autoscaling/v2',
+  PodDisruptionBudget: 'policy/v1',
+};
+
+/** Fields the API server owns; a manifest copied from a live object may carry them, and SSA refuses some. */
+const SERVER_OWNED_METADATA = [
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'selfLink',
+];
+
+const PATCH_STRATEGIES = {
+  merge: PatchStrategy.MergePatch,
+  strategic: PatchStrategy.StrategicMergePatch,
+  json: PatchStrategy.JsonPatch,
+} as const;
+
+/** The field manager of every server-side apply Jibe makes. */
+export const FIELD_MANAGER = 'jibe';
+
+/**
+ * {@link ClusterPort} over `@kubernetes/client-node`'s KubernetesObjectApi. Every call checks the account's
+ * namespace allow-list before any request, runs within the account's own concurrency limit, and reports failures
+ * as TransientError (worth retrying) or ClusterError (Kubernetes' own message), each naming the account.
+ */
+export class KubernetesClusterAdapter extends ClusterPort {
+  constructor(private readonly accounts: AccountRegistry) {
+    super();
+  }
+
+  async apply(account: string, objects: readonly KubeObject[], options?: { force?: boolean }): Promise<KubeObject[]> {
+    const prepared = objects.map((o) => this.prepare(account, o));
+    const applied: KubeObject[] = [];
+    // In order: the caller's order carries meaning (a Namespace before what goes into it).
+    for (const object of prepared) {
+      const what = `apply ${describe(object)}`;
+      applied.push(
+        await this.call(account, what, (client) =>
+          withRequestBody(JSON.stringify(object), () =>
+            client.objects.patch(
+              wire(object),
+              undefined,
+              undefined,
+              FIELD_MANAGER,
+              options?.force ?? false,
+              PatchStrategy.ServerSideApply,
+            ),
+          ),
+        ),
+      );
+    }
+    return applied;
+  }
+
+  async create(account: string, object: KubeObject): Promise<KubeObject> {
+    const prepared = this.prepare(account, object);
+    return this.call(account, `create ${describe(prepared)}`, (client) =>
+      withRequestBody(JSON.stringify(prepared), () => client.objects.create(wire(prepared))),
+    );
+  }
+
+  async get(account: string, ref: ObjectRef): Promise<KubeObject | null> {
+    const target = this.target(account, ref);
+    try {
+      return await this.call(
+        account,
+        `get ${describe(target)}`,
+        (client) =>
+          client.objects.read({ ...wire(target), metadata: { name: ref.name, namespace: target.metadata.namespace } }),
+        { notFoundSentinel: true },
+      );
+    } catch (error) {
+      if (error instanceof ObjectMissing) return null;
+      throw error;
+    }
+  }
+
+  async list(account: string, query: ListQuery): Promise<KubeObject[]> {
+    const apiVersion = query.apiVersion ?? this.apiVersionOf(account, query.kind);
+    const clusterScoped = isClusterScoped(query.kind);
+    let namespace: string | undefined;
+    if (clusterScoped) {
+      if (query.kind !== 'Namespace') this.accounts.assertClusterScoped(account, query.kind, '*');
+    } else {
+      namespace = query.namespace ?? this.defaultNamespace(account);
+      this.accounts.assertNamespace(account, namespace);
+    }
+    const what = `list ${query.kind}${namespace ? ` in ${namespace}` : ''}${query.labelSelector ? ` (${query.labelSelector})` : ''}`;
+    const items: KubeObject[] = [];
+    let continueToken: string | undefined;
+    do {
+      const page = await this.call<{
+        apiVersion: string;
+        kind: string;
+        metadata?: { continue?: string };
+        items?: KubeObject[];
+      }>(account, what, (client) =>
+        client.objects.list(
+          apiVersion,
+          query.kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          query.labelSelector,
+          500,
+          continueToken,
+        ),
+      );
+      // The API server leaves kind and apiVersion out of the items of a typed list.
+      for (const item of page.items ?? []) items.push({ ...item, apiVersion, kind: query.kind });
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken);
+    if (query.kind !== 'Namespace') return items;
+    // Namespaces outside the allow-list are not the account's to see.
+    const allowed = this.accounts.get(account).allowedNamespaces;
+    return items.filter((ns) => namespaceAllowed(allowed, ns.metadata.name ?? ''));
+  }
+
+  async patch(
+    account: string,
+    ref: ObjectRef,
+    patch: unknown,
+    type: 'merge' | 'strategic' | 'json',
+  ): Promise<KubeObject> {
+    const target = this.target(account, ref);
+    return this.call(account, `${type} patch ${describe(target)}`, (client) =>
+      withRequestBody(JSON.stringify(patch), () =>
+        client.objects.patch(wire(target), undefined, undefined, FIELD_MANAGER, undefined, PATCH_STRATEGIES[type]),
+      ),
+    );
+  }
+
+  async delete(
+    account: string,
+    ref: ObjectRef,
+    options?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number },
+  ): Promise<boolean> {
+    const target = this.target(account, ref);
+    try {
+      await this.call(
+        account,
+        `delete ${describe(target)}`,
+        (client) =>
+          client.objects.delete(
+            wire(target),
+            undefined,
+            undefined,
+            options?.gracePeriodSeconds,
+            undefined,
+            options?.propagationPolicy ?? 'Background',
+          ),
+        { notFoundSentinel: true, raw: false },
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ObjectMissing) return false;
+      throw error;
+    }
+  }
+
+  async status(account: string, ref: ObjectRef): Promise<ObjectStatus> {
+    const object = await this.get(account, ref);
+    const namespace = isClusterScoped(ref.kind) ? undefined : (ref.namespace ?? this.defaultNamespace(account));
+    if (!object)
+      return {
+        ref,
+        state: 'missing',
+        message: `${ref.kind} ${ref.name} does not exist${namespace ? ` in namespace ${namespace}` : ''}`,
+      };
+    return { ref, ...stabilityOf(object) };
+  }
+
+  async logs(
+    account: string,
+    ref: { namespace: string; pod: string; container?: string; tailLines?: number },
+  ): Promise<string> {
+    this.accounts.assertNamespace(account, ref.namespace);
+    const client = await this.clientOf(account);
+    return client
+      .run(() =>
+        client.core.readNamespacedPodLog({
+          name: ref.pod,
+          namespace: ref.namespace,
+          container: ref.container,
+          tailLines: ref.tailLines,
+        }),
+      )
+      .catch((error: unknown) => {
+        throw toPortError(account, `logs of pod ${ref.namespace}/${ref.pod}`, error);
+      });
+  }
+
+  defaultNamespace(account: string): string {
+    return this.accounts.get(account).defaultNamespace;
+  }
+
+  /** The object as it will be sent: namespace resolved and allowed, Jibe's label on, server-owned fields off. */
+  private prepare(account: string, object: KubeObject): KubeObject {
+    if (!object.kind || !object.metadata)
+      throw new ClusterError(`account ${account}: a manifest needs kind and metadata`, account);
+    const apiVersion = object.apiVersion || this.apiVersionOf(account, object.kind);
+    const metadata: KubeObject['metadata'] = {
+      ...object.metadata,
+      labels: { [LABELS.managedBy]: MANAGED_BY_JIBE, ...object.metadata.labels },
+    };
+    for (const field of SERVER_OWNED_METADATA) delete metadata[field];
+    if (isClusterScoped(object.kind)) {
+      this.accounts.assertClusterScoped(account, object.kind, metadata.name ?? '');
+      delete metadata.namespace;
+    } else {
+      metadata.namespace = metadata.namespace ?? this.defaultNamespace(account);
+      this.accounts.assertNamespace(account, metadata.namespace);
+    }
+    // Status is the controllers' to write; the API ignores it on apply, so it only makes the request larger.
+    const { status: _status, ...rest } = object;
+    return { ...rest, apiVersion, metadata };
+  }
+
+  private target(account: string, ref: ObjectRef): KubeObject {
+    const apiVersion = ref.apiVersion ?? this.apiVersionOf(account, ref.kind);
+    if (isClusterScoped(ref.kind)) {
+      this.accounts.assertClusterScoped(account, ref.kind, ref.name);
+      return { apiVersion, kind: ref.kind, metadata: { name: ref.name } };
+    }
+    const namespace = ref.namespace ?? this.defaultNamespace(account);
+    this.accounts.assertNamespace(account, namespace);
+    return { apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } };
+  }
+
+  private apiVersionOf(account: string, kind: string): string {
+    const known = API_VERSIONS[kind];
+    if (!known)
+      throw new ClusterError(`account ${account}: give the apiVersion of kind ${kind} (it has no default)`, account);
+    return known;
+  }
+
+  private async clientOf(account: string): Promise<AccountClient> {
+    try {
+      return await this.accounts.client(account);
+    } catch (error) {
+      throw toPortError(account, 'connect', error);
+    }
+  }
+
+  /**
+   * One API call through the account's client: its JSON as the server sent it (unless `raw` is false: delete's
+   * answer is parsed by client-node as a Status), or the port's error. With `notFoundSentinel` a 404 is thrown as
+   * {@link ObjectMissing} for the caller to turn into null/false.
+   */
+  private async call<T = KubeObject>(
+    account: string,
+    what: string,
+    operation: (client: AccountClient) => Promise<unknown>,
+    { notFoundSentinel = false, raw = true }: { notFoundSentinel?: boolean; raw?: boolean } = {},
+  ): Promise<T> {
+    const client = await this.clientOf(account);
+    try {
+      const result = await client.run(() => operation(client));
+      return raw ? unwrapRaw<T>(result) : (result as T);
+    } catch (error) {
+      if (notFoundSentinel && isNotFound(error)) throw new ObjectMissing();
+      throw toPortError(account, what, error);
+    }
+  }
+}
+
+/** A 404 on its way to becoming null (get) or false (delete); never leaves the adapter. */
+class ObjectMissing extends Error {}
+
+/** Our JSON shape and client-node's typed one differ only in how strictly optional fields are typed. */
+function wire(object: KubeObject): KubernetesObject {
+  return object as unknown as KubernetesObject;
+}
+
+function describe(object: KubeObject): string {
+  const ns = object.metadata.namespace;
+  return `${object.kind} ${ns ? `${ns}/` : ''}${object.metadata.name ?? object.metadata.generateName ?? ''}`;
+}
