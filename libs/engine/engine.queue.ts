@@ -7,6 +7,13 @@ import { type EngineMessage, jobIdOf, type OutgoingMessage } from './engine-mess
 export const ENGINE_QUEUE_NAME = 'engine';
 
 /**
+ * Admission control: StartExecution messages go to BullMQ's prioritized set, which workers serve only when the
+ * plain wait list (every other message: the next steps of executions already running) is empty. Under a burst of
+ * new executions, running ones keep moving at once instead of queueing behind thousands of starts.
+ */
+const ADMISSION_PRIORITY = 1;
+
+/**
  * Sends engine messages. Sending is best effort by design: the state in Postgres already says what is due, so a
  * send that fails (Redis down) is repaired by the sweeper rather than retried here.
  */
@@ -38,7 +45,11 @@ export class EngineQueue implements OnApplicationShutdown {
         messages.map(({ delayMs, ...message }) => ({
           name: message.kind,
           data: message satisfies EngineMessage,
-          opts: { jobId: jobIdOf(message), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+          opts: {
+            jobId: jobIdOf(message),
+            ...(delayMs > 0 ? { delay: delayMs } : {}),
+            ...(message.kind === 'StartExecution' ? { priority: ADMISSION_PRIORITY } : {}),
+          },
         })),
       );
     } catch (error) {

@@ -42,9 +42,9 @@ export class ExecutionTransactor {
   /** Writes a unit's dirty rows (and those of units created inside it, such as child executions). */
   async flush(unit: ExecutionUnit, manager: EntityManager): Promise<void> {
     const dirty = unit.dirtyRows();
-    if (dirty.execution) await this.executions.saveExecution(manager, unit.execution);
-    for (const stage of dirty.stages) await this.executions.saveStage(manager, stage);
-    if (dirty.execution || dirty.stages.length > 0) await this.executions.notify(manager, unit.execution);
+    if (dirty.execution || dirty.stages.length > 0) {
+      await this.executions.saveChanges(manager, unit.execution, dirty.execution, dirty.stages);
+    }
   }
 
   /** Inserts a new execution inside an open transaction; its StartExecution goes out with `parent`'s messages. */
