@@ -1,8 +1,10 @@
 import { ConfigModule, JIBE_CONFIG, type JibeConfig } from '@jibe/config';
 import { EngineModule } from '@jibe/engine';
+import { KubernetesModule, kubernetesPortBinding } from '@jibe/kubernetes';
 import { PersistenceModule } from '@jibe/persistence';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { AccountsController } from './accounts/accounts.controller';
 import { ApplicationsController } from './applications/applications.controller';
 import { ExecutionEvents } from './executions/execution-events.service';
 import { ExecutionsController } from './executions/executions.controller';
@@ -28,7 +30,8 @@ export class ApiModule {
         PersistenceModule,
         // In local mode (role "all") this process is also the worker; in production the api only starts and
         // controls executions and separate worker Deployments run them.
-        EngineModule.forRoot({ consume: config.role === 'all' }),
+        KubernetesModule.forRoot(config),
+        EngineModule.forRoot({ consume: config.role === 'all', ports: [kubernetesPortBinding(config)] }),
       ],
       controllers: [
         HealthController,
@@ -36,6 +39,7 @@ export class ApiModule {
         ApplicationsController,
         PipelinesController,
         ExecutionsController,
+        AccountsController,
       ],
       providers: [RedisHealth, PipelinesService, ExecutionEvents],
     };

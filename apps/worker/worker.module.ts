@@ -1,5 +1,6 @@
 import { ConfigModule, JIBE_CONFIG, type JibeConfig, loggerOptions } from '@jibe/config';
 import { EngineModule } from '@jibe/engine';
+import { KubernetesModule, kubernetesPortBinding } from '@jibe/kubernetes';
 import { PersistenceModule } from '@jibe/persistence';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -17,7 +18,8 @@ export class WorkerModule {
           useFactory: (jibeConfig: JibeConfig) => ({ pinoHttp: loggerOptions(jibeConfig) }),
         }),
         PersistenceModule,
-        EngineModule.forRoot({ consume: true }),
+        KubernetesModule.forRoot(config),
+        EngineModule.forRoot({ consume: true, ports: [kubernetesPortBinding(config)] }),
       ],
     };
   }

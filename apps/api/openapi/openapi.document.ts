@@ -188,6 +188,7 @@ export const apiRoutes: readonly ApiRoute[] = [
     body: judgmentBody,
     response: executionViewSchema,
   },
+  { method: 'get', path: '/api/accounts', summary: 'Kubernetes accounts and whether each cluster answers now' },
   {
     method: 'get',
     path: '/api/executions/{id}/events',
