@@ -1,8 +1,14 @@
 import { type StageDefinition, StageRegistry } from '@jibe/domain';
 import { checkPreconditionsStage } from './check-preconditions/check-preconditions.stage';
+import { createNamespaceStage } from './create-namespace/create-namespace.stage';
+import { deleteManifestStage } from './delete-manifest/delete-manifest.stage';
 import { deployManifestStage } from './deploy-manifest/deploy-manifest.stage';
+import { disableManifestStage } from './disable-manifest/disable-manifest.stage';
+import { enableManifestStage } from './enable-manifest/enable-manifest.stage';
 import { manualJudgmentStage } from './manual-judgment/manual-judgment.stage';
 import { pipelineStage } from './pipeline/pipeline.stage';
+import { scaleManifestStage } from './scale-manifest/scale-manifest.stage';
+import { undoRolloutManifestStage } from './undo-rollout-manifest/undo-rollout-manifest.stage';
 import { waitStage } from './wait/wait.stage';
 
 /** Every stage type Jibe knows. Adding a type is one line here (and a folder beside this file). */
@@ -12,6 +18,12 @@ export const stageDefinitions: readonly StageDefinition[] = [
   checkPreconditionsStage,
   pipelineStage,
   deployManifestStage,
+  scaleManifestStage,
+  enableManifestStage,
+  disableManifestStage,
+  deleteManifestStage,
+  undoRolloutManifestStage,
+  createNamespaceStage,
 ];
 
 /** The registry built from {@link stageDefinitions}; it refuses duplicate types when the module loads. */

@@ -1,0 +1,80 @@
+import { defineStage, type TaskResult } from '@jibe/domain';
+import { z } from 'zod';
+import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { deployedBy, isManagedByJibe } from '../kubernetes/manifest';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  kubernetesStageKeys,
+  readConfig,
+  stableTimeoutMs,
+} from '../kubernetes/stage-support';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const config = z.looseObject({
+  ...kubernetesStageKeys,
+  namespace: z
+    .string()
+    .max(63, 'at most 63 characters (a DNS label)')
+    .refine(
+      (n) => DNS_LABEL.test(n) || n.includes('${'),
+      'must be a DNS label: lower-case letters, digits and -, starting and ending with a letter or digit',
+    ),
+  labels: z.record(z.string(), z.string()).default({}),
+  annotations: z.record(z.string(), z.string()).default({}),
+});
+
+/**
+ * Creates a namespace labelled as Jibe's (so teardown may delete it later) and waits until it is Active. Safe to run
+ * twice. A namespace that exists and is not Jibe's is left untouched: labelling it would let Jibe delete it.
+ */
+export const createNamespaceStage = defineStage({
+  type: 'createNamespace',
+  description: 'Create a namespace (idempotent), labelled as managed by Jibe.',
+  config,
+  tasks: [
+    clusterTask('createNamespace', async (context): Promise<TaskResult> => {
+      const c = readConfig(context, config);
+      const port = cluster(context);
+      const existing = await port.get(c.account, { kind: 'Namespace', name: c.namespace });
+      if (existing && !isManagedByJibe(existing)) {
+        return { status: 'SUCCEEDED', outputs: { namespace: c.namespace, created: false, managedByJibe: false } };
+      }
+      if (existing?.status?.['phase'] === 'Terminating') {
+        // Kubernetes cannot re-create a namespace until the old one is gone; wait for it (the task timeout applies).
+        return { status: 'RUNNING', retryAfterMs: 2000 };
+      }
+      await port.apply(c.account, [
+        {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: {
+            name: c.namespace,
+            labels: {
+              ...c.labels,
+              [LABELS.managedBy]: MANAGED_BY_JIBE,
+              [LABELS.application]: context.execution.application,
+            },
+            annotations: {
+              ...c.annotations,
+              [ANNOTATIONS.deployedBy]: deployedBy(context.execution.id, context.stage.id),
+            },
+          },
+        },
+      ]);
+      return { status: 'SUCCEEDED', outputs: { namespace: c.namespace, created: !existing, managedByJibe: true } };
+    }),
+    clusterTask('waitForNamespace', async (context): Promise<TaskResult> => {
+      const account = String(context.stage.context['account']);
+      const name = String(context.stage.context['namespace']);
+      return (
+        (await checkStable(context, account, [{ kind: 'Namespace', name }], {
+          key: 'namespace.wait',
+          timeoutMs: stableTimeoutMs(context.stage.context),
+        })) ?? { status: 'SUCCEEDED' }
+      );
+    }),
+  ],
+});

@@ -1,0 +1,138 @@
+import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { z } from 'zod';
+import { type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
+import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  kubernetesStageKeys,
+  readConfig,
+  StageFailure,
+  stableTimeoutMs,
+  stageNamespace,
+} from '../kubernetes/stage-support';
+import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
+
+/** Spinnaker's structured selectors (`labelSelectors.selectors[]`), ANDed. */
+const selectorSchema = z.looseObject({
+  key: z.string().min(1),
+  kind: z.enum(['EQUALS', 'NOT_EQUALS', 'CONTAINS', 'NOT_CONTAINS', 'EXISTS', 'NOT_EXISTS']),
+  values: z.array(z.string()).default([]),
+});
+
+const config = z
+  .looseObject({
+    ...kubernetesStageKeys,
+    ...targetKeys,
+    kinds: z.array(z.string().min(1)).optional(),
+    labelSelectors: z.looseObject({ selectors: z.array(selectorSchema).default([]) }).optional(),
+    /** A Kubernetes label selector string; ANDed with `labelSelectors`. */
+    labelSelector: z.string().optional(),
+    options: z
+      .looseObject({ cascading: z.boolean().optional(), gracePeriodSeconds: z.number().int().min(0).optional() })
+      .optional(),
+  })
+  .superRefine((c, issues) => {
+    const bySelector = c.kinds !== undefined || c.labelSelector !== undefined || c.labelSelectors !== undefined;
+    if (!bySelector) return checkTarget(c, issues);
+    if (!c.kinds || c.kinds.length === 0)
+      issues.addIssue({ code: 'custom', path: ['kinds'], message: 'required with a label selector' });
+    if (!c.labelSelector?.trim() && (c.labelSelectors?.selectors.length ?? 0) === 0) {
+      issues.addIssue({
+        code: 'custom',
+        path: ['labelSelectors'],
+        message: 'at least one selector (deleting every object of a kind is not allowed)',
+      });
+    }
+  });
+
+type DeleteConfig = z.output<typeof config>;
+
+function selectorString(c: DeleteConfig): string {
+  const terms = (c.labelSelectors?.selectors ?? []).map((s) => {
+    switch (s.kind) {
+      case 'EQUALS':
+        return `${s.key}=${s.values[0] ?? ''}`;
+      case 'NOT_EQUALS':
+        return `${s.key}!=${s.values[0] ?? ''}`;
+      case 'CONTAINS':
+        return `${s.key} in (${s.values.join(',')})`;
+      case 'NOT_CONTAINS':
+        return `${s.key} notin (${s.values.join(',')})`;
+      case 'EXISTS':
+        return s.key;
+      case 'NOT_EXISTS':
+        return `!${s.key}`;
+    }
+  });
+  return [c.labelSelector?.trim(), ...terms].filter(Boolean).join(',');
+}
+
+async function findTargets(context: TaskContext, c: DeleteConfig, namespace: string): Promise<KubeObject[]> {
+  const port = cluster(context);
+  if (c.kinds && c.kinds.length > 0) {
+    const found: KubeObject[] = [];
+    for (const kind of c.kinds.map(canonicalKind)) {
+      const scoped = CLUSTER_SCOPED_KINDS.has(kind) ? {} : { namespace };
+      found.push(...(await port.list(c.account, { kind, ...scoped, labelSelector: selectorString(c) })));
+    }
+    return found;
+  }
+  if (!hasTarget(c)) return [];
+  const target = await resolveTarget(port, c.account, namespace, c);
+  const ref = CLUSTER_SCOPED_KINDS.has(target.kind) ? { kind: target.kind, name: target.name } : target;
+  const object = target.serverGroup?.object ?? (await port.get(c.account, ref));
+  return object ? [object] : [];
+}
+
+/**
+ * Deletes objects by name (static or dynamic) or by kinds + label selector, and waits until they are gone. Only
+ * objects Jibe manages: if any match lacks `app.kubernetes.io/managed-by: jibe`, nothing is deleted.
+ */
+export const deleteManifestStage = defineStage({
+  type: 'deleteManifest',
+  description: 'Delete objects Jibe manages, by name or by label selector, and wait until they are gone.',
+  config,
+  tasks: [
+    clusterTask('deleteManifest', async (context): Promise<TaskResult> => {
+      const c = readConfig(context, config);
+      const port = cluster(context);
+      const namespace = stageNamespace(c, port, c.account);
+      const objects = await findTargets(context, c, namespace);
+      const foreign = objects.filter((o) => !isManagedByJibe(o));
+      if (foreign.length > 0) {
+        throw new StageFailure(
+          `refusing to delete ${foreign.map((o) => describeRef(refOf(o))).join(', ')}: not managed by Jibe (label ${LABELS.managedBy}=${MANAGED_BY_JIBE} missing); nothing was deleted`,
+          'NOT_MANAGED',
+        );
+      }
+      const refs: ObjectRef[] = objects.map(refOf);
+      for (const ref of refs) {
+        await port.delete(c.account, ref, {
+          propagationPolicy: c.options?.cascading === false ? 'Orphan' : 'Background',
+          ...(c.options?.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: c.options.gracePeriodSeconds } : {}),
+        });
+      }
+      const byNamespace: Record<string, string[]> = {};
+      for (const ref of refs)
+        (byNamespace[ref.namespace ?? ''] ??= []).push(describeRef({ kind: ref.kind, name: ref.name }));
+      return {
+        status: 'SUCCEEDED',
+        context: { 'delete.targets': refs },
+        outputs: { 'outputs.manifestNamesByNamespace': byNamespace, deleted: refs.map((r) => describeRef(r)) },
+      };
+    }),
+    clusterTask('waitForDelete', async (context): Promise<TaskResult> => {
+      const refs = (context.stage.context['delete.targets'] ?? []) as ObjectRef[];
+      return (
+        (await checkStable(context, String(context.stage.context['account']), refs, {
+          key: 'delete.wait',
+          want: 'missing',
+          timeoutMs: stableTimeoutMs(context.stage.context),
+        })) ?? { status: 'SUCCEEDED' }
+      );
+    }),
+  ],
+});

@@ -1,0 +1,38 @@
+import { defineStage, type TaskResult } from '@jibe/domain';
+import { LABELS } from '../kubernetes/labels';
+import { describeRef, refOf } from '../kubernetes/manifest';
+import { cluster, clusterTask } from '../kubernetes/stage-support';
+import { NO_VERSION, selectedVersion, serviceSelector } from '../kubernetes/traffic';
+import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
+
+/**
+ * Takes a server group out of its Services (Spinnaker's Disable (Manifest)). A Service pointing at another version
+ * is left alone; one pointing at this version is pointed at no version, so it has no endpoints until an enable.
+ */
+export const disableManifestStage = defineStage({
+  type: 'disableManifest',
+  description: 'Stop the Services sending traffic to a server group.',
+  config: trafficTargetConfig,
+  tasks: [
+    clusterTask('disableManifest', async (context): Promise<TaskResult> => {
+      const target = await resolveTrafficTarget(context);
+      const port = cluster(context);
+      const disabled: string[] = [];
+      for (const service of target.services) {
+        const selector = await serviceSelector(port, target.account, target.namespace, service);
+        if (selectedVersion(selector, target.cluster) !== target.version) continue;
+        await port.patch(
+          target.account,
+          { kind: 'Service', name: service, namespace: target.namespace },
+          { spec: { selector: { [LABELS.version]: NO_VERSION } } },
+          'merge',
+        );
+        disabled.push(service);
+      }
+      return {
+        status: 'SUCCEEDED',
+        outputs: { disabledServerGroup: describeRef(refOf(target.object)), servicesWithoutTraffic: disabled },
+      };
+    }),
+  ],
+});

@@ -1,0 +1,133 @@
+import { defineStage, type TaskResult } from '@jibe/domain';
+import { z } from 'zod';
+import { type KubeObject } from '../kubernetes/cluster.port';
+import { describeRef, isRecord } from '../kubernetes/manifest';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  count,
+  kubernetesStageKeys,
+  readConfig,
+  StageFailure,
+  stableTimeoutMs,
+  stageNamespace,
+  toCount,
+} from '../kubernetes/stage-support';
+import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
+
+const REVISION = 'deployment.kubernetes.io/revision';
+const TARGET_KEY = 'undo.target';
+
+const config = z
+  .looseObject({
+    ...kubernetesStageKeys,
+    ...targetKeys,
+    numRevisionsBack: count.optional(),
+    revision: count.optional(),
+  })
+  .superRefine((c, issues) => {
+    checkTarget(c, issues);
+    if (c.numRevisionsBack !== undefined && c.revision !== undefined) {
+      issues.addIssue({
+        code: 'custom',
+        path: ['revision'],
+        message: 'set either revision or numRevisionsBack, not both',
+      });
+    }
+  });
+
+interface UndoTarget {
+  account: string;
+  namespace: string;
+  name: string;
+  fromRevision: number;
+  toRevision: number;
+  template: Record<string, unknown>;
+}
+
+/**
+ * Rolls a Deployment back to an earlier revision (as `kubectl rollout undo`): the pod template of the ReplicaSet
+ * holding that revision replaces the Deployment's. The target is chosen once and kept, so a re-run does not go back
+ * one revision more (the rollback itself makes a new revision).
+ */
+export const undoRolloutManifestStage = defineStage({
+  type: 'undoRolloutManifest',
+  description: 'Roll a Deployment back to an earlier revision and wait until it is stable.',
+  config,
+  tasks: [
+    clusterTask('resolveRevision', async (context): Promise<TaskResult> => {
+      if (isRecord(context.stage.context[TARGET_KEY])) return { status: 'SUCCEEDED' };
+      const c = readConfig(context, config);
+      const port = cluster(context);
+      const namespace = stageNamespace(c, port, c.account);
+      const ref = await resolveTarget(port, c.account, namespace, c);
+      if (ref.kind !== 'Deployment') {
+        throw new StageFailure(
+          `undoRolloutManifest works on Deployments; ${describeRef(ref)} is not one`,
+          'INVALID_TARGET',
+        );
+      }
+      const deployment = await port.get(c.account, ref);
+      if (!deployment) throw new StageFailure(`${describeRef(ref)} does not exist`, 'TARGET_NOT_FOUND');
+      const owned = (await port.list(c.account, { kind: 'ReplicaSet', namespace })).filter((rs) =>
+        (rs.metadata.ownerReferences ?? []).some((o) => o.uid === deployment.metadata.uid),
+      );
+      const revisions = owned
+        .map((rs) => ({ rs, revision: Number(rs.metadata.annotations?.[REVISION]) }))
+        .filter((r) => Number.isInteger(r.revision))
+        .sort((a, b) => b.revision - a.revision);
+      const current = Number(deployment.metadata.annotations?.[REVISION] ?? revisions[0]?.revision);
+      const wanted =
+        c.revision !== undefined
+          ? revisions.find((r) => r.revision === toCount(c.revision, 'revision'))
+          : revisions.filter((r) => r.revision !== current)[toCount(c.numRevisionsBack ?? 1, 'numRevisionsBack') - 1];
+      if (!wanted) {
+        throw new StageFailure(
+          `${describeRef(ref)} has no ${c.revision !== undefined ? `revision ${String(c.revision)}` : `revision ${String(c.numRevisionsBack ?? 1)} back`} (revisions: ${revisions.map((r) => r.revision).join(', ') || 'none'})`,
+          'REVISION_NOT_FOUND',
+        );
+      }
+      const target: UndoTarget = {
+        account: c.account,
+        namespace,
+        name: ref.name,
+        fromRevision: current,
+        toRevision: wanted.revision,
+        template: templateOf(wanted.rs),
+      };
+      return { status: 'SUCCEEDED', context: { [TARGET_KEY]: target } };
+    }),
+    clusterTask('undoRollout', async (context): Promise<TaskResult> => {
+      const target = context.stage.context[TARGET_KEY] as UndoTarget;
+      await cluster(context).patch(
+        target.account,
+        { kind: 'Deployment', name: target.name, namespace: target.namespace },
+        [{ op: 'replace', path: '/spec/template', value: target.template }],
+        'json',
+      );
+      return { status: 'SUCCEEDED', outputs: { fromRevision: target.fromRevision, toRevision: target.toRevision } };
+    }),
+    clusterTask('waitForManifestToStabilize', async (context): Promise<TaskResult> => {
+      const target = context.stage.context[TARGET_KEY] as UndoTarget;
+      return (
+        (await checkStable(
+          context,
+          target.account,
+          [{ kind: 'Deployment', name: target.name, namespace: target.namespace }],
+          {
+            key: 'undo.wait',
+            timeoutMs: stableTimeoutMs(context.stage.context),
+          },
+        )) ?? { status: 'SUCCEEDED' }
+      );
+    }),
+  ],
+});
+
+/** The ReplicaSet's pod template without the hash label its Deployment controller added. */
+function templateOf(rs: KubeObject): Record<string, unknown> {
+  const template = structuredClone(rs.spec?.['template']) as { metadata?: { labels?: Record<string, string> } };
+  delete template.metadata?.labels?.['pod-template-hash'];
+  return template;
+}
