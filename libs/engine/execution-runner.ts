@@ -235,9 +235,16 @@ export class ExecutionRunner {
       await this.completeExecution(unit, 'TERMINAL', manager);
       return;
     }
-    for (const ready of readyStages(graphOf(unit))) {
-      if (!ready.requisiteStageRefIds.includes(stage.refId)) continue;
-      unit.schedule(ready as StageExecutionEntity, 'StartStage', 0);
+    const ready = readyStages(graphOf(unit)).filter((r) => r.requisiteStageRefIds.includes(stage.refId));
+    if (ready.length === 1) unit.schedule(ready[0] as StageExecutionEntity, 'StartStage', 0);
+    else {
+      // A fan-out starts every ready stage now, in this transaction: one StartStage message each would only queue for
+      // this execution's row lock one after another (and hold a connection while waiting), so nothing runs in
+      // parallel that does not here. Tasks that run outside the transaction still go out as parallel RunTasks.
+      for (const next of ready as StageExecutionEntity[]) {
+        if (unit.execution.status !== 'RUNNING' || next.status !== 'NOT_STARTED') continue;
+        await this.startStage(unit, next, manager);
+      }
     }
     await this.completeIfDone(unit, manager);
   }

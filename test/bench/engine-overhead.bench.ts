@@ -9,8 +9,8 @@ import { stageRegistry } from '@jibe/stages';
 import { Queue, Worker } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { type BenchEnvironment, createBenchEnvironment, percentile, startBenchEngine } from '../support/bench-engine';
-import { createPipeline, stage } from '../support/engine-fixtures';
+import { type BenchEnvironment, createBenchEnvironment, startBenchEngine } from '../support/bench-engine';
+import { createPipeline, percentile, stage } from '../support/engine-fixtures';
 
 const STAGES = 100;
 const RUNS = 6;

@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { createBenchEnvironment, percentile, startBenchEngine } from '../support/bench-engine';
-import { createPipeline, FINAL_STATUSES, stage } from '../support/engine-fixtures';
+import { createBenchEnvironment, startBenchEngine } from '../support/bench-engine';
+import { createPipeline, FINAL_STATUSES, percentile, stage } from '../support/engine-fixtures';
 
 const EXECUTIONS = 1000;
 const START_CONCURRENCY = 16;

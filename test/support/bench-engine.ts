@@ -75,10 +75,3 @@ export async function startBenchEngine(
   await app.init();
   return app;
 }
-
-/** The p-th percentile (0–100) of `values`, nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}

@@ -96,3 +96,10 @@ export async function effectsByStage(pool: Pool): Promise<{ effects: Map<string,
     runs: new Map(runs.rows.map((r) => [r.stage_id, Number(r.runs)])),
   };
 }
+
+/** The p-th percentile (0–100) of `values`, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
