@@ -127,3 +127,64 @@ export function parseProperties(log: string): Record<string, unknown> {
   }
   return properties;
 }
+
+/** A Job's end as a stage keeps it: outcome, logs and the properties its pods printed. */
+export interface JobResult {
+  readonly jobName: string;
+  readonly namespace: string;
+  readonly status: 'Complete' | 'Failed';
+  readonly message: string;
+  readonly logs: string;
+  readonly logsTruncated: boolean;
+  readonly properties: Record<string, unknown>;
+}
+
+/** Spinnaker's Run Job default (reference/spinnaker.md §2.4). */
+export const DEFAULT_JOB_TIMEOUT_MS = 120 * 60 * 1000;
+
+/**
+ * One look at a Job: its result once it completed or failed (logs fetched then), a RUNNING result to look again
+ * later, or a timed-out result (logs so far) after `timeoutMs`. Never blocks.
+ */
+export async function checkJob(
+  context: TaskContext,
+  account: string,
+  ref: { name: string; namespace: string },
+  options: { key: string; timeoutMs: number; container?: string },
+): Promise<JobResult | { status: 'RUNNING'; retryAfterMs: number; context: Record<string, unknown> }> {
+  const port = context.port(ClusterPort);
+  const job = await port.get(account, { kind: 'Job', ...ref });
+  const state = context.stage.context;
+  const startedAt = Number(state[`${options.key}.startedAt`] ?? context.now);
+  const finish = async (
+    status: 'Complete' | 'Failed',
+    message: string,
+    object: KubeObject | null,
+  ): Promise<JobResult> => {
+    const logs = object
+      ? await jobLogs(port, account, object, options.container)
+      : { text: '', truncated: false, pods: [] };
+    return {
+      jobName: ref.name,
+      namespace: ref.namespace,
+      status,
+      message,
+      logs: logs.text,
+      logsTruncated: logs.truncated,
+      properties: parseProperties(logs.text),
+    };
+  };
+  if (!job) return finish('Failed', `job ${ref.name} in ${ref.namespace} disappeared before it finished`, null);
+  const outcome = jobOutcome(job);
+  if (outcome) return finish(outcome.status, outcome.message, job);
+  if (context.now - startedAt >= options.timeoutMs) {
+    return finish('Failed', `job ${ref.name} did not finish within ${Math.round(options.timeoutMs / 60_000)} min`, job);
+  }
+  const polls = Number(state[`${options.key}.polls`] ?? 0);
+  return {
+    status: 'RUNNING',
+    // Jobs run for minutes: look again at 1 s, then less often, up to every 10 s.
+    retryAfterMs: Math.min(10_000, Math.round(1000 * 1.5 ** polls)),
+    context: { [`${options.key}.startedAt`]: startedAt, [`${options.key}.polls`]: polls + 1 },
+  };
+}

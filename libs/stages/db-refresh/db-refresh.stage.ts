@@ -1,0 +1,245 @@
+import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { z } from 'zod';
+import { ClusterError, type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
+import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, type JobResult, runLabel } from '../kubernetes/jobs';
+import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { clone, describeRef, isRecord, refOf, SCALABLE_KINDS, withLabels, canonicalKind } from '../kubernetes/manifest';
+import { manifestSchema } from '../kubernetes/manifest-schema';
+import { restore, scaleTo } from '../kubernetes/scaling';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  count,
+  kubernetesStageKeys,
+  readConfig,
+  StageFailure,
+  stableTimeoutMs,
+  stageNamespace,
+  toCount,
+} from '../kubernetes/stage-support';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const secretName = z.string().regex(DNS_LABEL, 'must be the name of a Secret in the namespace');
+
+const config = z.looseObject({
+  ...kubernetesStageKeys,
+  source: z.discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('snapshot'), snapshot: z.string().min(1), secretName: secretName.optional() }),
+    z.looseObject({ type: z.literal('live'), database: z.string().min(1), secretName: secretName.optional() }),
+  ]),
+  target: z.looseObject({ database: z.string().min(1), secretName: secretName.optional() }),
+  /** The Job that copies the data; it receives JIBE_SOURCE_* / JIBE_TARGET_* variables and the Secrets as env. */
+  jobTemplate: manifestSchema.refine((m) => m.kind === 'Job', { message: 'must be a Job', path: ['kind'] }),
+  /** Names this refresh's Jobs (label `jibe.dev/db-refresh`) for clean-up; defaults to the target database. */
+  refreshName: z.string().max(63).regex(DNS_LABEL, 'must be a DNS label').optional(),
+  /** Scale the app to 0 before the refresh and back after, even when the refresh fails. */
+  scaleDown: z
+    .looseObject({
+      labelSelector: z.string().min(1),
+      kinds: z.array(z.string().min(1)).default(['Deployment', 'StatefulSet']),
+    })
+    .optional(),
+  /** Jobs of this refresh to keep (newest first); older ones are deleted with their pods. */
+  keepJobs: count.default(3),
+  jobTimeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .optional(),
+});
+
+type DbRefreshConfig = z.output<typeof config>;
+
+const FAILURE = 'dbRefresh.failure';
+const SCALED = 'dbRefresh.scaled';
+const JOB = 'dbRefresh.job';
+const RESULT = 'dbRefresh.result';
+
+function failed(context: TaskContext): boolean {
+  return typeof context.stage.context[FAILURE] === 'string';
+}
+
+function refreshName(c: DbRefreshConfig): string {
+  if (c.refreshName) return c.refreshName;
+  const slug = c.target.database
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
+  return slug || 'db-refresh';
+}
+
+/** What goes wrong before the Job ends is recorded, not thrown: the app must still be restored afterwards. */
+function recorded(error: unknown): string {
+  if (error instanceof StageFailure) return error.message;
+  if (error instanceof ClusterError)
+    return `${error.account}: ${error.message}${error.reason ? ` (${error.reason})` : ''}`;
+  throw error;
+}
+
+function refreshJob(c: DbRefreshConfig, name: string): KubeObject {
+  const job = clone(c.jobTemplate) as KubeObject;
+  withLabels(job, { [LABELS.dbRefresh]: name });
+  const env = [
+    { name: 'JIBE_SOURCE_TYPE', value: c.source.type },
+    ...(c.source.type === 'snapshot'
+      ? [{ name: 'JIBE_SOURCE_SNAPSHOT', value: c.source.snapshot }]
+      : [{ name: 'JIBE_SOURCE_DATABASE', value: c.source.database }]),
+    { name: 'JIBE_TARGET_DATABASE', value: c.target.database },
+  ];
+  // Credentials come from Secrets in the cluster, never from pipeline JSON (reference/gitops-peers.md §7).
+  const envFrom = [
+    ...(c.source.secretName ? [{ prefix: 'SOURCE_', secretRef: { name: c.source.secretName } }] : []),
+    ...(c.target.secretName ? [{ prefix: 'TARGET_', secretRef: { name: c.target.secretName } }] : []),
+  ];
+  const template = job.spec?.['template'];
+  const podSpec = isRecord(template) && isRecord(template['spec']) ? template['spec'] : undefined;
+  const containers =
+    podSpec && Array.isArray(podSpec['containers']) ? (podSpec['containers'] as Record<string, unknown>[]) : [];
+  if (containers.length === 0) throw new StageFailure('jobTemplate has no containers', 'INVALID_MANIFEST');
+  for (const container of containers) {
+    const ownEnv: unknown[] = Array.isArray(container['env']) ? (container['env'] as unknown[]) : [];
+    const ownEnvFrom: unknown[] = Array.isArray(container['envFrom']) ? (container['envFrom'] as unknown[]) : [];
+    container['env'] = [...ownEnv, ...env];
+    container['envFrom'] = [...ownEnvFrom, ...envFrom];
+  }
+  return job;
+}
+
+/**
+ * Refreshes a target database from a snapshot or a live source with a Job: optionally scales the app down first
+ * (remembering the counts) and restores it afterwards whatever the Job did, keeps the Job's logs and KEY=VALUE
+ * outputs, and deletes this refresh's Jobs beyond `keepJobs`.
+ */
+export const dbRefreshStage = defineStage({
+  type: 'dbRefresh',
+  description: 'Refresh a database from a snapshot or a live source with a Job, with the app scaled down meanwhile.',
+  config,
+  tasks: [
+    clusterTask('scaleDownApp', async (context): Promise<TaskResult> => {
+      const c = readConfig(context, config);
+      if (!c.scaleDown) return { status: 'SUCCEEDED' };
+      const port = cluster(context);
+      const namespace = stageNamespace(c, port, c.account);
+      let scaled = context.stage.context[SCALED] as ObjectRef[] | undefined;
+      try {
+        if (!scaled) {
+          scaled = [];
+          for (const kind of c.scaleDown.kinds.map(canonicalKind).filter((k) => SCALABLE_KINDS.has(k))) {
+            const selector = `${c.scaleDown.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
+            for (const object of await port.list(c.account, { kind, namespace, labelSelector: selector })) {
+              if ((object.metadata.ownerReferences ?? []).some((r) => r.controller)) continue;
+              // Recorded before scaling: a crash in between must still lead to a restore.
+              scaled.push(refOf(object));
+              await scaleTo(port, c.account, object, 0);
+            }
+          }
+        }
+        const waiting = await checkStable(context, c.account, scaled, {
+          key: 'dbRefresh.scaleDown',
+          timeoutMs: stableTimeoutMs(c),
+        });
+        if (waiting) return { ...waiting, context: { ...waiting.context, [SCALED]: scaled } };
+        return { status: 'SUCCEEDED', context: { [SCALED]: scaled } };
+      } catch (error) {
+        return {
+          status: 'SUCCEEDED',
+          context: { [SCALED]: scaled ?? [], [FAILURE]: `scaling down failed: ${recorded(error)}` },
+        };
+      }
+    }),
+    clusterTask('runRefreshJob', async (context): Promise<TaskResult> => {
+      if (failed(context) || isRecord(context.stage.context[JOB])) return { status: 'SUCCEEDED' };
+      const c = readConfig(context, config);
+      const port = cluster(context);
+      const namespace = stageNamespace(c, port, c.account);
+      try {
+        const { job } = await ensureJob(
+          context,
+          c.account,
+          refreshJob(c, refreshName(c)),
+          namespace,
+          runLabel(context),
+        );
+        return { status: 'SUCCEEDED', context: { [JOB]: { name: job.metadata.name ?? '', namespace } } };
+      } catch (error) {
+        return { status: 'SUCCEEDED', context: { [FAILURE]: `starting the refresh Job failed: ${recorded(error)}` } };
+      }
+    }),
+    clusterTask('monitorRefreshJob', async (context): Promise<TaskResult> => {
+      if (failed(context) || isRecord(context.stage.context[RESULT])) return { status: 'SUCCEEDED' };
+      const c = readConfig(context, config);
+      const ref = context.stage.context[JOB] as { name: string; namespace: string };
+      try {
+        const result = await checkJob(context, c.account, ref, {
+          key: 'dbRefresh.wait',
+          timeoutMs: c.jobTimeoutMinutes ? c.jobTimeoutMinutes * 60_000 : DEFAULT_JOB_TIMEOUT_MS,
+        });
+        if (result.status === 'RUNNING') return result;
+        return {
+          status: 'SUCCEEDED',
+          context: {
+            [RESULT]: result,
+            ...(result.status === 'Failed' ? { [FAILURE]: `job ${result.jobName} failed: ${result.message}` } : {}),
+          },
+        };
+      } catch (error) {
+        return { status: 'SUCCEEDED', context: { [FAILURE]: `watching the refresh Job failed: ${recorded(error)}` } };
+      }
+    }),
+    clusterTask('restoreApp', async (context): Promise<TaskResult> => {
+      const scaled = (context.stage.context[SCALED] ?? []) as ObjectRef[];
+      if (scaled.length === 0) return { status: 'SUCCEEDED' };
+      const account = String(context.stage.context['account']);
+      const port = cluster(context);
+      const restored: string[] = [];
+      for (const ref of scaled) {
+        const object = await port.get(account, ref);
+        if (!object) continue;
+        const result = await restore(port, account, object);
+        if (result.remembered) restored.push(`${describeRef(ref)}: ${result.to}`);
+      }
+      return { status: 'SUCCEEDED', outputs: { restored } };
+    }),
+    clusterTask('cleanupOldJobs', async (context): Promise<TaskResult> => {
+      const c = readConfig(context, config);
+      const port = cluster(context);
+      const namespace = stageNamespace(c, port, c.account);
+      const jobs = await port.list(c.account, {
+        kind: 'Job',
+        namespace,
+        labelSelector: `${LABELS.dbRefresh}=${refreshName(c)},${LABELS.managedBy}=${MANAGED_BY_JIBE}`,
+      });
+      jobs.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+      const deleted: string[] = [];
+      for (const job of jobs.slice(Math.max(1, toCount(c.keepJobs, 'keepJobs')))) {
+        await port.delete(c.account, refOf(job), { propagationPolicy: 'Background' });
+        deleted.push(job.metadata.name ?? '');
+      }
+      return { status: 'SUCCEEDED', outputs: { deletedJobs: deleted } };
+    }),
+    clusterTask('reportResult', (context): Promise<TaskResult> => {
+      const result = context.stage.context[RESULT] as JobResult | undefined;
+      const outputs = result
+        ? {
+            ...result.properties,
+            propertyFileContents: result.properties,
+            jobName: result.jobName,
+            jobStatus: result.status,
+            logs: result.logs,
+            logsTruncated: result.logsTruncated,
+          }
+        : {};
+      const failure = context.stage.context[FAILURE];
+      if (typeof failure === 'string') {
+        return Promise.resolve({
+          status: 'TERMINAL',
+          outputs,
+          error: { message: `dbRefresh: ${failure}`, code: 'DB_REFRESH_FAILED' },
+        });
+      }
+      return Promise.resolve({ status: 'SUCCEEDED', outputs });
+    }),
+  ],
+});
