@@ -13,7 +13,7 @@ import { type BenchEnvironment, createBenchEnvironment, startBenchEngine } from 
 import { createPipeline, percentile, stage } from '../support/engine-fixtures';
 
 const STAGES = 100;
-const RUNS = 6;
+const RUNS = 8;
 const WARMUP_RUNS = 1;
 
 function out(line: string): void {
@@ -65,9 +65,10 @@ async function measureFloor(env: BenchEnvironment, hops: number): Promise<number
 async function main(): Promise<void> {
   const env = await createBenchEnvironment();
   try {
-    // Warm both paths up, then measure the floor before and after the engine so drift shows.
+    // Floor and engine alternate, run by run, so that both see the same machine (others share its two cores).
     await measureFloor(env, 50);
-    const floorBefore = await measureFloor(env, STAGES * 3);
+    const floor: number[] = [];
+    const floorRuns: number[] = [];
 
     const stamps = new Map<string, number[]>();
     const stampStage = defineStage({
@@ -111,10 +112,11 @@ async function main(): Promise<void> {
       if (run < WARMUP_RUNS) continue;
       engineIntervals.push(...intervals(runStamps));
       totals.push(performance.now() - began);
+      const hops = await measureFloor(env, STAGES);
+      floor.push(...hops);
+      floorRuns.push(percentile(hops, 50));
     }
     await app.close();
-    const floorAfter = await measureFloor(env, STAGES * 3);
-    const floor = [...floorBefore, ...floorAfter];
 
     const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     out(`chain of ${STAGES} no-op stages, ${RUNS} runs (${engineIntervals.length} stage-to-stage intervals)`);
     out(
       `floor (BullMQ hop + locked UPDATE): p50 ${fmt(floorP50)}  p99 ${fmt(percentile(floor, 99))}  mean ${fmt(mean(floor))}` +
-        `  (before ${fmt(percentile(floorBefore, 50))}, after ${fmt(percentile(floorAfter, 50))} at p50)`,
+        `  (p50 of each run: ${floorRuns.map(fmt).join(', ')})`,
     );
     out(
       `engine per stage:                  p50 ${fmt(engineP50)}  p99 ${fmt(percentile(engineIntervals, 99))}  mean ${fmt(mean(engineIntervals))}`,
