@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stageRegistry } from '@jibe/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api-app';
 import { httpClient } from '../support/http-client';
@@ -24,8 +23,8 @@ afterAll(async () => {
 });
 
 /**
- * Real exported Spinnaker pipelines. This pins which ones Jibe accepts today and, for the rest, the exact per-stage
- * reason: a stage type Jibe does not know yet. As stage types are added, the expectations here move to "accepted".
+ * Real exported Spinnaker pipelines. This pins which ones Jibe accepts (their stage fields are Spinnaker's) and, for
+ * the rest, the exact reason with its path.
  */
 describe('real Spinnaker pipelines', () => {
   it('accepts the Deck pipeline with parameters and a wait stage, keeping its id and parameters', async () => {
@@ -43,38 +42,49 @@ describe('real Spinnaker pipelines', () => {
     expect(response.body.updateTs).not.toBe('1551204837863');
   });
 
-  const unknownType = (index: number, type: string) => ({
-    path: `stages[${index}].type`,
-    message: `unknown stage type "${type}" (known: ${stageRegistry.types().join(', ')})`,
-  });
-
-  const rejected: [string, { path: string; message: string }[]][] = [
+  const accepted: [string, string, string[]][] = [
     [
       '01-gke-helloworld-deploy-staging.json',
-      [
-        unknownType(0, 'deployManifest'),
-        unknownType(1, 'deleteManifest'),
-        unknownType(2, 'deployManifest'),
-        unknownType(4, 'deployManifest'),
-        unknownType(5, 'deployManifest'),
-      ],
+      'helloworldwebapp',
+      ['deployManifest', 'deleteManifest', 'deployManifest', 'checkPreconditions', 'deployManifest', 'deployManifest'],
     ],
     [
       '04-gke-codelab-deploy-to-staging.json',
-      [unknownType(0, 'deployManifest'), unknownType(1, 'deployManifest'), unknownType(3, 'deployManifest')],
+      'demo',
+      ['deployManifest', 'deployManifest', 'manualJudgment', 'deployManifest'],
     ],
-    ['07-orca-adhoc-deploy-manifest.json', [unknownType(0, 'deployManifest')]],
-    [
-      '10-official-bluegreen-replicaset.json',
-      [unknownType(0, 'deployManifest'), unknownType(1, 'disableManifest'), unknownType(2, 'scaleManifest')],
-    ],
+    ['10-official-bluegreen-replicaset.json', 'helloworld', ['deployManifest', 'disableManifest', 'scaleManifest']],
   ];
 
-  for (const [file, details] of rejected) {
-    it(`rejects ${file} only for the stage types Jibe does not know yet`, async () => {
+  const saved = new Map<string, { stages: Record<string, unknown>[] }>();
+  for (const [file, application, types] of accepted) {
+    it(`accepts ${file} with Spinnaker's own stage fields`, async () => {
       const response = await http.post('/api/pipelines', load(file));
-      expect(response.status).toBe(422);
-      expect(response.body.error.details).toEqual(details);
+      expect(response.status).toBe(201);
+      expect(response.body.application).toBe(application);
+      expect(response.body.stages.map((s: { type: string }) => s.type)).toEqual(types);
+      saved.set(file, response.body);
     });
   }
+
+  it('keeps the Spinnaker keys Jibe does not use', () => {
+    const [deploy, disable] = saved.get('10-official-bluegreen-replicaset.json')!.stages;
+    expect(deploy).toMatchObject({
+      cloudProvider: 'kubernetes',
+      manifestArtifactAccount: 'embedded-artifact',
+      source: 'text',
+    });
+    expect(deploy.relationships).toEqual({ loadBalancers: [], securityGroups: [] });
+    expect(disable).toMatchObject({ mode: 'dynamic', cluster: 'replicaSet helloworld', criteria: 'second_newest' });
+  });
+
+  it('rejects the Orca ad-hoc body, whose only manifest is empty, naming each missing field', async () => {
+    const response = await http.post('/api/pipelines', load('07-orca-adhoc-deploy-manifest.json'));
+    expect(response.status).toBe(422);
+    expect(response.body.error.details).toEqual([
+      { path: 'stages[0].manifests[0].apiVersion', message: 'required' },
+      { path: 'stages[0].manifests[0].kind', message: 'required' },
+      { path: 'stages[0].manifests[0].metadata', message: 'required' },
+    ]);
+  });
 });
