@@ -74,7 +74,7 @@ describe('real Spinnaker pipelines', () => {
       manifestArtifactAccount: 'embedded-artifact',
       source: 'text',
     });
-    expect(deploy.relationships).toEqual({ loadBalancers: [], securityGroups: [] });
+    expect(deploy?.['relationships']).toEqual({ loadBalancers: [], securityGroups: [] });
     expect(disable).toMatchObject({ mode: 'dynamic', cluster: 'replicaSet helloworld', criteria: 'second_newest' });
   });
 
