@@ -1,6 +1,6 @@
 import { ConfigModule, JIBE_CONFIG, type JibeConfig } from '@jibe/config';
 import { EngineModule } from '@jibe/engine';
-import { KubernetesModule, kubernetesPortBinding } from '@jibe/kubernetes';
+import { KubernetesModule, type KubernetesOptions, kubernetesPortBinding } from '@jibe/kubernetes';
 import { PersistenceModule } from '@jibe/persistence';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -11,6 +11,7 @@ import { ExecutionsController } from './executions/executions.controller';
 import { HealthController } from './health/health.controller';
 import { RedisHealth } from './health/redis-health';
 import { httpLoggerOptions } from './http/http-logger-options';
+import { LocalModeShutdown } from './local-mode/local-mode-shutdown';
 import { OpenApiController } from './openapi/openapi.controller';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { PipelinesService } from './pipelines/pipelines.service';
@@ -18,7 +19,7 @@ import { PipelinesService } from './pipelines/pipelines.service';
 @Module({})
 export class ApiModule {
   /** The api with the given configuration; main.ts passes the parsed environment, tests their own database. */
-  static forRoot(config: JibeConfig): DynamicModule {
+  static forRoot(config: JibeConfig, kubernetes: KubernetesOptions = {}): DynamicModule {
     return {
       module: ApiModule,
       imports: [
@@ -30,7 +31,7 @@ export class ApiModule {
         PersistenceModule,
         // In local mode (role "all") this process is also the worker; in production the api only starts and
         // controls executions and separate worker Deployments run them.
-        KubernetesModule.forRoot(config),
+        KubernetesModule.forRoot(config, kubernetes),
         EngineModule.forRoot({ consume: config.role === 'all', ports: [kubernetesPortBinding(config)] }),
       ],
       controllers: [
@@ -41,7 +42,7 @@ export class ApiModule {
         ExecutionsController,
         AccountsController,
       ],
-      providers: [RedisHealth, PipelinesService, ExecutionEvents],
+      providers: [RedisHealth, PipelinesService, ExecutionEvents, LocalModeShutdown],
     };
   }
 }

@@ -64,8 +64,18 @@ accounts:
     expect(Object.isFrozen(accounts[0]!.allowedNamespaces)).toBe(true);
   });
 
-  it('has no accounts when the file says nothing about them', () => {
-    expect(loadConfig({}).accounts).toEqual([]);
+  it('has no accounts when the file says nothing about them, outside local mode', () => {
+    expect(loadConfig({ JIBE_ROLE: 'api' }).accounts).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'production' }).localMode).toBe(false);
+  });
+
+  it('gives local mode (one process, no accounts) its two simulated clusters', () => {
+    const config = loadConfig({});
+    expect(config.localMode).toBe(true);
+    expect(config.accounts.map((a) => [a.name, a.kind])).toEqual([
+      ['sim-staging', 'simulated'],
+      ['sim-production', 'simulated'],
+    ]);
   });
 
   it('lists every bad account value with its path', () => {

@@ -94,6 +94,8 @@ export type FileConfig = z.infer<typeof fileSchema>;
 export interface JibeConfig {
   readonly env: EnvConfig['NODE_ENV'];
   readonly role: EnvConfig['JIBE_ROLE'];
+  /** No accounts configured in a single all-in-one process: Jibe serves two simulated clusters itself. */
+  readonly localMode: boolean;
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly database: { readonly url: string };
   readonly redis: { readonly url: string; readonly queuePrefix: string };

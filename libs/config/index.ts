@@ -1,4 +1,4 @@
-export { loadConfig, loadConfigOrExit, ConfigError, type ConfigProblem } from './load-config';
+export { loadConfig, loadConfigOrExit, ConfigError, LOCAL_MODE_ACCOUNTS, type ConfigProblem } from './load-config';
 export { envSchema, fileSchema, type JibeConfig } from './config.schema';
 export {
   accountSchema,

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { type z } from 'zod';
 import { zodIssuesToDetails } from '@jibe/domain';
+import { accountSchema } from './accounts.schema';
 import { envSchema, fileSchema, type JibeConfig } from './config.schema';
 
 /** One problem found in the configuration, with where it is. */
@@ -21,6 +22,9 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_CONFIG_FILE = 'jibe.yaml';
+
+/** The simulated clusters of local mode, each an account of the same name. */
+export const LOCAL_MODE_ACCOUNTS = ['sim-staging', 'sim-production'] as const;
 
 /**
  * Reads the environment and the YAML config file into one frozen, typed object.
@@ -48,7 +52,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
 
   const e = envResult.data;
   const f = fileResult.data;
+  // Local mode (DESIGN.md): one process with no clusters configured gets two simulated ones, so `npm start` runs a
+  // real pipeline on a fresh machine. Never in production, and never for a process that is only api or worker.
+  const localMode = e.JIBE_ROLE === 'all' && e.NODE_ENV !== 'production' && f.accounts.length === 0;
   return deepFreeze({
+    localMode,
     env: e.NODE_ENV,
     role: e.JIBE_ROLE,
     http: { host: e.HOST, port: e.PORT, bodyLimitBytes: f.http.bodyLimit },
@@ -58,7 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
     pipelines: { maxStages: f.pipelines.maxStages },
     engine: f.engine,
     executions: f.executions,
-    accounts: f.accounts,
+    accounts: localMode ? LOCAL_MODE_ACCOUNTS.map((name) => accountSchema.parse({ name, kind: 'simulated' })) : f.accounts,
     configFile,
   });
 }

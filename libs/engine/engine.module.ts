@@ -1,7 +1,7 @@
 import { JIBE_CONFIG, type JibeConfig } from '@jibe/config';
 import { type StageRegistry } from '@jibe/domain';
 import { ExecutionRepository, PipelineRepository } from '@jibe/persistence';
-import { stageRegistry } from '@jibe/stages';
+import { GitTemplateSourceAdapter, stageRegistry, TemplateSourcePort } from '@jibe/stages';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { childPipelineBinding } from './child-pipeline.adapter';
 import { EngineClock } from './engine-clock';
@@ -40,6 +40,8 @@ export interface EngineModuleOptions {
   /** Port implementations besides the engine's own (later capabilities bind Kubernetes here). */
   readonly ports?: readonly PortBinding[];
 }
+
+const gitTemplateSource = new GitTemplateSourceAdapter();
 
 /** The execution engine: the api uses it to start and control executions, the worker to run them. */
 @Module({})
@@ -88,6 +90,8 @@ export class EngineModule {
         inject: [PipelineRepository, ExecutionRepository],
         useFactory: (pipelines: PipelineRepository, executions: ExecutionRepository) => [
           childPipelineBinding(pipelines, executions),
+          // bakeManifest from a Git repository; https, ssh and git remotes (never local paths) by default.
+          { token: TemplateSourcePort, create: () => gitTemplateSource },
           ...(options.ports ?? []),
         ],
       },

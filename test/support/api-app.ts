@@ -1,4 +1,5 @@
 import { type JibeConfig, loadConfig } from '@jibe/config';
+import { type KubernetesOptions } from '@jibe/kubernetes';
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ApiModule } from '../../apps/api/api.module';
@@ -14,7 +15,14 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(env: Record<string, string> = {}): Promise<RunningApi> {
+/**
+ * `kubernetes` passes options to KubernetesModule: tests point the (local-mode) simulated accounts at an
+ * in-process kube-sim with `{ simulatedClusters: { url: (name) => sim.cluster(name).url } }`.
+ */
+export async function startApi(
+  env: Record<string, string> = {},
+  kubernetes: KubernetesOptions = {},
+): Promise<RunningApi> {
   const database = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -26,7 +34,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<Runnin
     QUEUE_PREFIX: testQueuePrefix(),
     ...env,
   });
-  const app = await NestFactory.create(ApiModule.forRoot(config), { bodyParser: false, logger: false });
+  const app = await NestFactory.create(ApiModule.forRoot(config, kubernetes), { bodyParser: false, logger: false });
   configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

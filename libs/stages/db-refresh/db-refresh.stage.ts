@@ -3,7 +3,16 @@ import { z } from 'zod';
 import { ClusterError, type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
 import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, type JobResult, runLabel } from '../kubernetes/jobs';
 import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
-import { clone, describeRef, isRecord, refOf, SCALABLE_KINDS, withLabels, canonicalKind } from '../kubernetes/manifest';
+import {
+  canonicalKind,
+  clone,
+  describeRef,
+  isRecord,
+  refOf,
+  replicasOf,
+  SCALABLE_KINDS,
+  withLabels,
+} from '../kubernetes/manifest';
 import { manifestSchema } from '../kubernetes/manifest-schema';
 import { restore, scaleTo } from '../kubernetes/scaling';
 import {
@@ -130,6 +139,8 @@ export const dbRefreshStage = defineStage({
             const selector = `${c.scaleDown.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
             for (const object of await port.list(c.account, { kind, namespace, labelSelector: selector })) {
               if ((object.metadata.ownerReferences ?? []).some((r) => r.controller)) continue;
+              // Already at zero (say, an old version scaled in earlier): nothing of ours to restore later.
+              if (replicasOf(object) === 0) continue;
               // Recorded before scaling: a crash in between must still lead to a restore.
               scaled.push(refOf(object));
               await scaleTo(port, c.account, object, 0);
