@@ -78,6 +78,21 @@ describe('dbRefresh', () => {
     expect(run.outputs['logs']).toContain('could not connect');
   });
 
+  it('neither scales nor restores a workload already at 0 replicas, even with a stale previous-replicas annotation', async () => {
+    const { cluster, beforeRun } = jobCluster('ROWS=1\n');
+    cluster.seed('k', app('web-v001', 2));
+    const old = app('web-v000', 0);
+    // Left by an earlier scale-in: restoring from it would bring the old version back up.
+    old.metadata.annotations = { 'jibe.dev/previous-replicas': '2' };
+    cluster.seed('k', old);
+    const run = await runStage(dbRefreshStage, config, { cluster, beforeRun });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(cluster.find('k', 'Deployment', 'web-v000', 'staging')!.spec!['replicas']).toBe(0);
+    expect(cluster.find('k', 'Deployment', 'web-v001', 'staging')!.spec!['replicas']).toBe(2);
+    expect(cluster.calls.filter((c) => c.includes('web-v000'))).toEqual([]);
+    expect(run.outputs['restored']).toEqual(['deployment web-v001 in staging: 2']);
+  });
+
   it('gives precise config errors', () => {
     const parsed = dbRefreshStage.config.safeParse({
       account: 'k',
