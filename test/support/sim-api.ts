@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KubeSim, startKubeSim } from '@jibe/kube-sim';
+import { type ClusterOptions, type KubeSim, startKubeSim } from '@jibe/kube-sim';
 import { startApi, type RunningApi } from './api-app';
 import { httpClient } from './http-client';
 
@@ -19,11 +19,14 @@ export interface SimApi {
  * sim-production). `config` adds top-level keys to that file (e.g. `engine:` settings).
  */
 export async function startSimApi(options: {
-  clusters: readonly string[];
+  /** Cluster names, or options (`{ name, timings }`). */
+  clusters: readonly (string | ClusterOptions)[];
   accounts?: readonly string[];
   config?: string;
 }): Promise<SimApi> {
-  const sim = await startKubeSim({ clusters: options.clusters.map((name) => ({ name })) });
+  const sim = await startKubeSim({
+    clusters: options.clusters.map((c) => (typeof c === 'string' ? { name: c } : c)),
+  });
   let dir: string | undefined;
   const env: Record<string, string> = {};
   if (options.accounts || options.config) {
