@@ -5,6 +5,10 @@ import { engineMessageSchema, type MessageKind, MESSAGE_KINDS } from './engine-m
 import { ENGINE_QUEUE_NAME } from './engine.queue';
 import { ENGINE_SETTINGS, type EngineSettings } from './engine.tokens';
 import { MESSAGE_HANDLERS, type MessageHandler } from './handlers/message-handler';
+import { settlesWithin } from './settles-within';
+
+/** How long shutdown waits for in-flight messages before closing by force. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Consumes the engine queue: validates each message and hands it to the one handler of its kind. Refuses to boot
@@ -15,6 +19,7 @@ export class EngineProcessor implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger(EngineProcessor.name);
   private readonly handlers = new Map<MessageKind, MessageHandler>();
   private worker: Worker | undefined;
+  private connected = false;
 
   constructor(
     @Inject(JIBE_CONFIG) private readonly config: JibeConfig,
@@ -38,6 +43,10 @@ export class EngineProcessor implements OnApplicationBootstrap, OnApplicationShu
       stalledInterval: this.settings.stalledIntervalMs,
     });
     this.worker.on('error', (error) => this.logger.warn(`worker connection: ${error.message}`));
+    this.worker.waitUntilReady().then(
+      () => (this.connected = true),
+      () => undefined,
+    );
     this.worker.on('failed', (job, error) =>
       this.logger.warn({ jobId: job?.id, err: error }, `engine message failed (attempt ${job?.attemptsMade ?? '?'})`),
     );
@@ -50,6 +59,16 @@ export class EngineProcessor implements OnApplicationBootstrap, OnApplicationShu
 
   /** Graceful shutdown: stop taking messages and let the in-flight ones finish (their state is committed or not). */
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    if (!this.worker) return;
+    // In-flight messages get a grace period to finish; past it, or when Redis never answered (BullMQ's close then
+    // never returns), the worker is cut off. Nothing is lost: unfinished steps are still due in Postgres.
+    const grace = this.connected ? SHUTDOWN_GRACE_MS : 0;
+    if (!(await settlesWithin(this.worker.close(), grace))) {
+      if (this.connected) {
+        this.logger.warn(`in-flight engine messages did not finish within ${grace} ms; the sweeper will resume them`);
+      }
+      void this.worker.close(true).catch(() => undefined);
+      await settlesWithin(this.worker.disconnect(), 1_000);
+    }
   }
 }

@@ -2,6 +2,9 @@ import { JIBE_CONFIG, type JibeConfig } from '@jibe/config';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { type EngineMessage, jobIdOf, type OutgoingMessage } from './engine-message';
+import { settlesWithin } from './settles-within';
+
+const SEND_TIMEOUT_MS = 2_000;
 
 /** The one BullMQ queue of the engine. */
 export const ENGINE_QUEUE_NAME = 'engine';
@@ -41,7 +44,9 @@ export class EngineQueue implements OnApplicationShutdown {
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     try {
-      await this.queue.addBulk(
+      // While Redis is unreachable BullMQ queues commands instead of failing them; a send must not wait for that,
+      // because the rows it would announce are already due in Postgres and the sweeper will announce them.
+      const sent = this.queue.addBulk(
         messages.map(({ delayMs, ...message }) => ({
           name: message.kind,
           data: message satisfies EngineMessage,
@@ -52,6 +57,14 @@ export class EngineQueue implements OnApplicationShutdown {
           },
         })),
       );
+      if (!(await settlesWithin(sent, SEND_TIMEOUT_MS))) {
+        this.logger.warn(
+          `Redis did not take ${messages.length} message(s) within ${SEND_TIMEOUT_MS} ms; the sweeper will resend them`,
+        );
+        sent.catch(() => undefined);
+        return;
+      }
+      await sent;
     } catch (error) {
       this.logger.warn(
         `could not enqueue ${messages.length} message(s), the sweeper will resend them: ${(error as Error).message}`,
@@ -60,6 +73,7 @@ export class EngineQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
+    // BullMQ's close() never returns while Redis is unreachable; the queue holds nothing to flush, so cut it off.
+    if (!(await settlesWithin(this.queue.close(), 2_000))) await this.queue.disconnect().catch(() => undefined);
   }
 }

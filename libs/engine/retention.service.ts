@@ -2,6 +2,7 @@ import { ExecutionRepository } from '@jibe/persistence';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineClock } from './engine-clock';
+import { settlesWithin } from './settles-within';
 
 /** How long finished executions are kept; from the config file's `executions.retention`. */
 export interface RetentionPolicy {
@@ -70,6 +71,6 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    await this.running;
+    if (this.running) await settlesWithin(this.running, 10_000);
   }
 }

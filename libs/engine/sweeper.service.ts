@@ -1,6 +1,7 @@
 import { ExecutionRepository } from '@jibe/persistence';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { EngineClock } from './engine-clock';
+import { settlesWithin } from './settles-within';
 import { type OutgoingMessage } from './engine-message';
 import { EngineQueue } from './engine.queue';
 import { ENGINE_SETTINGS, type EngineSettings } from './engine.tokens';
@@ -58,6 +59,6 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.running;
+    if (this.running) await settlesWithin(this.running, 10_000);
   }
 }

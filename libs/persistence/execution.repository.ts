@@ -122,50 +122,6 @@ export class ExecutionRepository {
     );
   }
 
-  async saveExecution(manager: EntityManager, e: ExecutionEntity): Promise<void> {
-    await manager.query(
-      `UPDATE executions SET status = $2, waiting = $3, canceled = $4, canceled_by = $5, cancellation_reason = $6,
-         paused_at = $7, paused_ms = $8, start_time = $9, end_time = $10, due_message = $11, due_seq = $12,
-         due_at = $13 WHERE id = $1`,
-      [
-        e.id,
-        e.status,
-        e.waiting,
-        e.canceled,
-        e.canceledBy,
-        e.cancellationReason,
-        e.pausedAt,
-        e.pausedMs,
-        e.startTime,
-        e.endTime,
-        e.dueMessage,
-        e.dueSeq,
-        e.dueAt,
-      ],
-    );
-  }
-
-  async saveStage(manager: EntityManager, s: StageExecutionEntity): Promise<void> {
-    await manager.query(
-      `UPDATE execution_stages SET status = $2, context = $3, outputs = $4, tasks = $5, error = $6, start_time = $7,
-         end_time = $8, paused_ms_at_start = $9, due_message = $10, due_seq = $11, due_at = $12 WHERE id = $1`,
-      [
-        s.id,
-        s.status,
-        JSON.stringify(s.context),
-        JSON.stringify(s.outputs),
-        JSON.stringify(s.tasks),
-        s.error === null ? null : JSON.stringify(s.error),
-        s.startTime,
-        s.endTime,
-        s.pausedMsAtStart,
-        s.dueMessage,
-        s.dueSeq,
-        s.dueAt,
-      ],
-    );
-  }
-
   /**
    * Writes what one transition changed in a single statement: the execution row (when `executionChanged`), every
    * changed stage, and the NOTIFY of the change. One round trip, whatever the number of rows.
