@@ -253,6 +253,20 @@ describe('deployManifest', () => {
     });
   });
 
+  it('names the account once when the adapter already did', async () => {
+    const cluster = new InMemoryCluster();
+    cluster.failNext(
+      'apply',
+      new ClusterError('account staging: apply Deployment default/web: forbidden', 'staging', 403, 'Forbidden'),
+    );
+    const run = await runStage(
+      deployManifestStage,
+      { account: 'staging', manifests: [deployment('web')] },
+      { cluster },
+    );
+    expect(run.error?.message).toBe('account staging: apply Deployment default/web: forbidden (Forbidden)');
+  });
+
   it('reports a Kubernetes refusal with its reason', async () => {
     const cluster = new InMemoryCluster();
     cluster.failNext(

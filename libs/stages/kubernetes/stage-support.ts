@@ -93,10 +93,12 @@ export function clusterTask(
           };
         }
         if (error instanceof ClusterError) {
+          // The adapter's messages already start with `account <name>:`; say it once.
+          const named = error.message.startsWith(`account ${error.account}:`);
           return {
             status: 'TERMINAL',
             error: {
-              message: `${error.account}: ${error.message}${error.reason ? ` (${error.reason})` : ''}`,
+              message: `${named ? '' : `${error.account}: `}${error.message}${error.reason ? ` (${error.reason})` : ''}`,
               code: 'KUBERNETES_ERROR',
             },
           };
