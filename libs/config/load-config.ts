@@ -66,7 +66,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
     pipelines: { maxStages: f.pipelines.maxStages },
     engine: f.engine,
     executions: f.executions,
-    accounts: localMode ? LOCAL_MODE_ACCOUNTS.map((name) => accountSchema.parse({ name, kind: 'simulated' })) : f.accounts,
+    accounts: localMode
+      ? LOCAL_MODE_ACCOUNTS.map((name) => accountSchema.parse({ name, kind: 'simulated' }))
+      : f.accounts,
     configFile,
   });
 }
