@@ -43,19 +43,25 @@ describe('deployManifest', () => {
     expect(run.runs.filter((t) => t === 'applyWaves').length).toBeGreaterThan(1);
   });
 
-  it('polls without blocking: 1 s first, growing to at most 5 s', async () => {
+  it('polls without blocking: every fifth of the time waited so far, from 100 ms up to 5 s', async () => {
     const cluster = new InMemoryCluster();
-    cluster.script('Deployment', 'web', ...Array<'progressing'>(10).fill('progressing'), 'stable');
+    cluster.script('Deployment', 'web', ...Array<'progressing'>(45).fill('progressing'), 'stable');
     const start = 1_000_000;
+    const looks: number[] = [];
     const run = await runStage(
       deployManifestStage,
       { account: 'staging', manifests: [deployment('web')] },
-      { cluster, now: start },
+      { cluster, now: start, beforeRun: (task, now) => task === 'applyWaves' && looks.push(now) },
     );
     expect(run.status).toBe('SUCCEEDED');
-    // 1 + 1.5 + 2.25 + 3.375 + 5 × 6 seconds (rounded)
-    expect(run.now - start).toBeLessThan(40_000);
-    expect(run.now - start).toBeGreaterThan(30_000);
+    const first = looks[0]!;
+    const gaps = looks.slice(1).map((at, i) => at - looks[i]!);
+    // A quick rollout is seen done within ~20% of its time; a long one costs one look every 5 s.
+    expect(gaps).toEqual(looks.slice(0, -1).map((at) => Math.min(5000, Math.max(100, Math.round((at - first) / 5)))));
+    expect(gaps.slice(0, 6)).toEqual([100, 100, 100, 100, 100, 100]);
+    expect(gaps.at(-1)).toBe(5000);
+    // 45 looks span more than a minute: polling fast at first does not make a long wait costly.
+    expect(looks.at(-1)! - first).toBeGreaterThan(60_000);
   });
 
   it("fails with the object and Kubernetes' reason when a rollout fails", async () => {

@@ -3,6 +3,7 @@ import { type TaskContext } from '@jibe/domain';
 import { ClusterPort, type KubeObject } from './cluster.port';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from './labels';
 import { clone, deployedBy, withAnnotations, withLabels } from './manifest';
+import { pollDelay } from './stage-support';
 
 /**
  * Running Jobs from stages: each stage run creates its own Job (generateName), finds it again after a crash by a
@@ -183,8 +184,8 @@ export async function checkJob(
   const polls = Number(state[`${options.key}.polls`] ?? 0);
   return {
     status: 'RUNNING',
-    // Jobs run for minutes: look again at 1 s, then less often, up to every 10 s.
-    retryAfterMs: Math.min(10_000, Math.round(1000 * 1.5 ** polls)),
+    // Short Jobs are seen done soon after they are; long ones are looked at every 10 s at most.
+    retryAfterMs: pollDelay(context.now - startedAt, 10_000),
     context: { [`${options.key}.startedAt`]: startedAt, [`${options.key}.polls`]: polls + 1 },
   };
 }
