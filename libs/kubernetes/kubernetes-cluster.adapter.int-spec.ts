@@ -322,6 +322,8 @@ describe('KubernetesClusterAdapter against kube-sim over HTTP', () => {
       expect(status.message).toMatch(
         /^Deployment broken: ProgressDeadlineExceeded: ReplicaSet "broken-[a-z0-9]+" has timed out progressing/,
       );
+      // …and why: the pods' own reason, which is what a person fixes.
+      expect(status.message).toMatch(/; pods: (ErrImagePull|ImagePullBackOff)[^;]*\(2 pods\)/);
       expect(seen[0]).toMatch(/^Deployment broken: /);
       await sim.cluster('sim-a').faults.remove(fault);
     });

@@ -209,7 +209,46 @@ export class KubernetesClusterAdapter extends ClusterPort {
         state: 'missing',
         message: `${ref.kind} ${ref.name} does not exist${namespace ? ` in namespace ${namespace}` : ''}`,
       };
-    return { ref, ...stabilityOf(object) };
+    const stability = stabilityOf(object);
+    if (stability.state !== 'failed' || !namespace) return { ref, ...stability };
+    // "ProgressDeadlineExceeded" says that a rollout failed, not why: the pods' waiting reasons (ErrImagePull,
+    // CrashLoopBackOff, …) do, so a failed workload's message carries them.
+    const why = await this.podTroubles(account, namespace, object).catch(() => '');
+    return { ref, state: stability.state, message: why ? `${stability.message}; pods: ${why}` : stability.message };
+  }
+
+  /** Distinct waiting/terminated reasons of the workload's pods, e.g. `ErrImagePull (3): pull access denied`. */
+  private async podTroubles(account: string, namespace: string, workload: KubeObject): Promise<string> {
+    const matchLabels = (workload.spec?.['selector'] as { matchLabels?: Record<string, string> } | undefined)
+      ?.matchLabels;
+    if (!matchLabels || Object.keys(matchLabels).length === 0) return '';
+    const selector = Object.entries(matchLabels)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(',');
+    const pods = await this.list(account, { kind: 'Pod', namespace, labelSelector: selector });
+    const counts = new Map<string, number>();
+    for (const pod of pods) {
+      const statuses = (pod.status?.['containerStatuses'] ?? []) as {
+        state?: {
+          waiting?: { reason?: string; message?: string };
+          terminated?: { reason?: string; exitCode?: number };
+        };
+      }[];
+      for (const status of statuses) {
+        const waiting = status.state?.waiting;
+        const terminated = status.state?.terminated;
+        const text = waiting?.reason
+          ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
+          : terminated?.reason && terminated.reason !== 'Completed'
+            ? `${terminated.reason} (exit code ${terminated.exitCode ?? '?'})`
+            : undefined;
+        if (text) counts.set(text, (counts.get(text) ?? 0) + 1);
+      }
+    }
+    return [...counts]
+      .slice(0, 3)
+      .map(([text, n]) => (n > 1 ? `${text} (${n} pods)` : text))
+      .join('; ');
   }
 
   async logs(

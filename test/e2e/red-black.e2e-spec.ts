@@ -143,6 +143,7 @@ describe('red/black against the simulator', () => {
     expect(failed.status, describeExecution(failed)).toBe('TERMINAL');
     const error = stageNamed(failed, 'Deploy').error;
     expect(error.message).toMatch(/deployment web-v001 in rb-image failed: .*ProgressDeadlineExceeded/);
+    expect(error.message).toMatch(/pods: (ErrImagePull|ImagePullBackOff)/);
     expect(monitor.violations).toEqual([]);
     expect(monitor.versions).toEqual(['v000']);
     expect(selectedVersion('rb-image')).toBe('v000');
