@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type KubeObject } from '../kubernetes/cluster.port';
-import { runStage } from '../kubernetes/testing/stage-harness';
+import { continueStage, runStage, runTask } from '../kubernetes/testing/stage-harness';
 import { jobCluster } from '../kubernetes/testing/job-cluster';
 import { dbRefreshStage } from './db-refresh.stage';
 
@@ -91,6 +91,23 @@ describe('dbRefresh', () => {
     expect(cluster.find('k', 'Deployment', 'web-v001', 'staging')!.spec!['replicas']).toBe(2);
     expect(cluster.calls.filter((c) => c.includes('web-v000'))).toEqual([]);
     expect(run.outputs['restored']).toEqual(['deployment web-v001 in staging: 2']);
+  });
+
+  it('restores the app after a crash that lost the list of what was scaled down', async () => {
+    const { cluster, beforeRun } = jobCluster('ROWS=1\n');
+    cluster.seed('k', app('web', 3));
+    const start = await runStage(dbRefreshStage, config, { cluster, beforeRun, stopBefore: 'scaleDownApp' });
+    // The worker scales web in, then dies before the task's result is recorded.
+    await runTask(dbRefreshStage, 'scaleDownApp', { ...start, context: { ...start.context } }, { cluster });
+    expect(cluster.find('k', 'Deployment', 'web', 'staging')!.spec!['replicas']).toBe(0);
+    expect(start.context['dbRefresh.scaled']).toBeUndefined();
+    const run = await continueStage(dbRefreshStage, { ...start, status: 'RUNNING' }, { cluster, beforeRun });
+    expect(run.status).toBe('SUCCEEDED');
+    const web = cluster.find('k', 'Deployment', 'web', 'staging')!;
+    expect(web.spec!['replicas']).toBe(3);
+    expect(web.metadata.annotations ?? {}).not.toHaveProperty('jibe.dev/scaled-down-by');
+    expect(web.metadata.annotations ?? {}).not.toHaveProperty('jibe.dev/previous-replicas');
+    expect(run.outputs['restored']).toEqual(['deployment web in staging: 3']);
   });
 
   it('gives precise config errors', () => {

@@ -2,7 +2,7 @@ import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
 import { z } from 'zod';
 import { ClusterError, type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
 import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, type JobResult, runLabel } from '../kubernetes/jobs';
-import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
 import {
   canonicalKind,
   clone,
@@ -132,6 +132,7 @@ export const dbRefreshStage = defineStage({
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       let scaled = context.stage.context[SCALED] as ObjectRef[] | undefined;
+      const run = runLabel(context, 'scale-down');
       try {
         if (!scaled) {
           scaled = [];
@@ -139,11 +140,12 @@ export const dbRefreshStage = defineStage({
             const selector = `${c.scaleDown.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
             for (const object of await port.list(c.account, { kind, namespace, labelSelector: selector })) {
               if ((object.metadata.ownerReferences ?? []).some((r) => r.controller)) continue;
-              // Already at zero (say, an old version scaled in earlier): nothing of ours to restore later.
-              if (replicasOf(object) === 0) continue;
-              // Recorded before scaling: a crash in between must still lead to a restore.
+              // At zero and not stamped by this run (say, an old version scaled in earlier): not ours to restore.
+              // Stamped by this run: scaled in before a crash lost the list, so it must still be restored.
+              const ours = object.metadata.annotations?.[ANNOTATIONS.scaledDownBy] === run;
+              if (replicasOf(object) === 0 && !ours) continue;
               scaled.push(refOf(object));
-              await scaleTo(port, c.account, object, 0);
+              await scaleTo(port, c.account, object, 0, { scaledBy: run });
             }
           }
         }

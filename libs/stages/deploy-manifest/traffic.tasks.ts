@@ -1,6 +1,6 @@
 import { type TaskContext, type TaskResult } from '@jibe/domain';
-import { ANNOTATIONS } from '../kubernetes/labels';
 import { describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
+import { scaleTo } from '../kubernetes/scaling';
 import { listServerGroups } from '../kubernetes/server-groups';
 import { checkStable, cluster, clusterTask, stableTimeoutMs } from '../kubernetes/stage-support';
 import { pointServices } from '../kubernetes/traffic';
@@ -114,15 +114,7 @@ export const scaleDownOldTask = clusterTask('scaleDownOld', async (context): Pro
   for (const group of plan.serverGroups) {
     for (const old of await listServerGroups(port, plan.account, group)) {
       if (old.sequence >= group.sequence || !isManagedByJibe(old.object)) continue;
-      const replicas = typeof old.object.spec?.['replicas'] === 'number' ? old.object.spec['replicas'] : 1;
-      if (replicas === 0) continue;
-      await port.patch(
-        plan.account,
-        { kind: old.kind, name: old.name, namespace: old.namespace },
-        { metadata: { annotations: { [ANNOTATIONS.previousReplicas]: String(replicas) } }, spec: { replicas: 0 } },
-        'merge',
-      );
-      scaled.push(describeRef(old));
+      if ((await scaleTo(port, plan.account, old.object, 0)).changed) scaled.push(describeRef(old));
     }
   }
   return { status: 'SUCCEEDED', outputs: { scaledDownServerGroups: scaled } };

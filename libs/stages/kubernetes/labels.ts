@@ -26,6 +26,10 @@ export const ANNOTATIONS = {
   argoHook: 'argocd.argoproj.io/hook',
   /** Replica count before a scale-in, so the environment can be restored. */
   previousReplicas: 'jibe.dev/previous-replicas',
+  /** Which stage run scaled an object in (a run label): a re-run after a crash still restores what it scaled. */
+  scaledDownBy: 'jibe.dev/scaled-down-by',
+  /** sha256 of a Secret's `data` and `stringData`: the values never leave the cluster, the hash tells a change. */
+  secretHash: 'jibe.dev/secret-sha256',
   /** Which execution and stage last deployed the object (for people reading `kubectl describe`). */
   deployedBy: 'jibe.dev/deployed-by',
   /** Helm's hook annotation (`pre-install`, `post-upgrade`, …), mapped onto PreSync/PostSync. */

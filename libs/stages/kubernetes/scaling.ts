@@ -12,18 +12,26 @@ export async function scaleTo(
   account: string,
   object: KubeObject,
   replicas: number,
+  options: { scaledBy?: string } = {},
 ): Promise<{ ref: ObjectRef; from: number; to: number; changed: boolean }> {
   const ref = refOf(object);
   const current = replicasOf(object);
   if (current === replicas) return { ref, from: current, to: replicas, changed: false };
   // A count of 0 is never remembered: restoring to 0 would lose the count from before the first scale-in.
-  const remember =
-    current > 0 ? { metadata: { annotations: { [ANNOTATIONS.previousReplicas]: String(current) } } } : {};
+  // The run's stamp goes in the same patch as the count, so no crash can leave one without the other.
+  const annotations = {
+    ...(current > 0 ? { [ANNOTATIONS.previousReplicas]: String(current) } : {}),
+    ...(options.scaledBy !== undefined ? { [ANNOTATIONS.scaledDownBy]: options.scaledBy } : {}),
+  };
+  const remember = Object.keys(annotations).length > 0 ? { metadata: { annotations } } : {};
   await port.patch(account, ref, { ...remember, spec: { replicas } }, 'merge');
   return { ref, from: current, to: replicas, changed: true };
 }
 
-/** Puts back the remembered count and forgets it; an object with nothing remembered is left as it is. */
+/**
+ * Puts back the remembered count and forgets it (and which run scaled it in); an object with nothing remembered is
+ * left as it is.
+ */
 export async function restore(
   port: ClusterPort,
   account: string,
@@ -39,7 +47,10 @@ export async function restore(
   await port.patch(
     account,
     ref,
-    { metadata: { annotations: { [ANNOTATIONS.previousReplicas]: null } }, spec: { replicas: previous } },
+    {
+      metadata: { annotations: { [ANNOTATIONS.previousReplicas]: null, [ANNOTATIONS.scaledDownBy]: null } },
+      spec: { replicas: previous },
+    },
     'merge',
   );
   return { ref, from: current, to: previous, changed: current !== previous, remembered: true };
