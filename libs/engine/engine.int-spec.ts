@@ -1,4 +1,4 @@
-import { defineStage, TransientError, ValidationError } from '@jibe/domain';
+import { defineStage, type TaskContext, type TaskResult, TransientError, ValidationError } from '@jibe/domain';
 import { ApplicationRepository, EXECUTION_CHANNEL, ExecutionRepository, PipelineRepository } from '@jibe/persistence';
 import { stageRegistry } from '@jibe/stages';
 import { Client } from 'pg';
@@ -23,6 +23,43 @@ const flakyStage = defineStage({
           return Promise.reject(new TransientError(`connection reset (attempt ${attempts})`, 10));
         }
         return Promise.resolve({ status: 'SUCCEEDED', outputs: { attempts } });
+      },
+    },
+  ],
+});
+
+/** Two tasks, each failing transiently `failures` times before it succeeds: retries must count per task. */
+const twiceFlakyStage = defineStage({
+  type: 'twiceFlaky',
+  description: 'test: two tasks that each fail transiently a few times',
+  config: z.looseObject({ failures: z.number().int().min(0) }),
+  tasks: ['first', 'second'].map((name) => ({
+    name,
+    run: (context: TaskContext): Promise<TaskResult> => {
+      const key = `${context.stage.id}.${name}`;
+      const attempts = (attemptsByStage.get(key) ?? 0) + 1;
+      attemptsByStage.set(key, attempts);
+      if (attempts <= Number(context.stage.context['failures'])) {
+        return Promise.reject(new TransientError(`503 from the cluster (${name}, attempt ${attempts})`, 5));
+      }
+      return Promise.resolve({ status: 'SUCCEEDED' });
+    },
+  })),
+});
+
+/** A task outside the transaction that takes a while: pausing and resuming meanwhile must not lose or repeat it. */
+const runsByStage = new Map<string, number>();
+const slowStage = defineStage({
+  type: 'slow',
+  description: 'test: a task outside the transaction taking 600 ms',
+  config: z.looseObject({}),
+  tasks: [
+    {
+      name: 'slow',
+      run: async (context: TaskContext): Promise<TaskResult> => {
+        runsByStage.set(context.stage.id, (runsByStage.get(context.stage.id) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        return { status: 'SUCCEEDED' };
       },
     },
   ],
@@ -76,7 +113,7 @@ async function run(stages: Record<string, unknown>[], extra: Record<string, unkn
 }
 
 beforeAll(async () => {
-  engine = await startEngine({ registry: stageRegistry.with([flakyStage]) });
+  engine = await startEngine({ registry: stageRegistry.with([flakyStage, twiceFlakyStage, slowStage]) });
   await engine.app
     .get(ApplicationRepository)
     .create('shop', { email: null, description: null, attributes: {} }, 'test');
@@ -161,6 +198,61 @@ describe('graph semantics', () => {
     expect(failed.status).toBe('TERMINAL');
     expect(failed.stages[0]!.error).toMatchObject({ code: 'RETRIES_EXHAUSTED' });
     expect(failed.stages[0]!.error!.message).toMatch(/connection reset \(attempt 6\)/);
+  });
+});
+
+describe('retries and pauses meet', () => {
+  it('counts transient retries per task: two tasks with four blips each still succeed', async () => {
+    const done = await run([{ refId: 't', type: 'twiceFlaky', failures: 4 }]);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.stages[0]!.tasks.map((t) => [t.name, t.status, t.attempts])).toEqual([
+      ['first', 'SUCCEEDED', 5],
+      ['second', 'SUCCEEDED', 5],
+    ]);
+  });
+
+  it('skipping a stage while paused runs what follows once resumed', async () => {
+    const started = await engine.executions.start(
+      await pipeline([wait('a', [], { waitTime: 60 }), wait('b', ['a'])]),
+      {},
+    );
+    const running = await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
+    await engine.executions.pause(started.id);
+    await engine.executions.skipStage(started.id, running.stages[0]!.id, 'gina');
+    await engine.executions.resume(started.id);
+    const done = await engine.waitFor(started.id);
+    expect(statuses(done)).toEqual({ a: 'SKIPPED', b: 'SUCCEEDED' });
+    expect(done.status).toBe('SUCCEEDED');
+  });
+
+  it('pausing and resuming while a task runs outside the transaction keeps its result and runs it once', async () => {
+    const started = await engine.executions.start(
+      await pipeline([{ refId: 's', type: 'slow' }, wait('after', ['s'])]),
+      {},
+    );
+    const running = await engine.waitFor(started.id, (e) => e.stages[0]!.tasks[0]?.status === 'RUNNING');
+    await engine.executions.pause(started.id);
+    await engine.executions.resume(started.id);
+    // Well within the 5-minute task lease: the running task's own result is what completes the stage.
+    const done = await engine.waitFor(started.id, undefined, 5_000);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(runsByStage.get(running.stages[0]!.id)).toBe(1);
+  });
+
+  it('never leaves a ready stage without a message: restarting starts whatever the graph has ready', async () => {
+    const first = await run([wait('a'), wait('d', ['a']), wait('b')]);
+    expect(first.status).toBe('SUCCEEDED');
+    // As after a failure elsewhere cleared its StartStage: d is ready, NOT_STARTED, and nothing is due for it.
+    await engine.app.get(ExecutionRepository).transaction((m) =>
+      m.query(
+        `UPDATE execution_stages SET status = 'NOT_STARTED', start_time = NULL, end_time = NULL, tasks = '[]',
+           due_message = NULL, due_at = NULL WHERE execution_id = $1 AND ref_id = 'd'`,
+        [first.id],
+      ),
+    );
+    await engine.executions.restartStage(first.id, 'b', 'hal');
+    const done = await engine.waitFor(first.id, (e) => e.status === 'SUCCEEDED' && e.stages[1]!.status === 'SUCCEEDED');
+    expect(statuses(done)).toEqual({ a: 'SUCCEEDED', d: 'SUCCEEDED', b: 'SUCCEEDED' });
   });
 });
 

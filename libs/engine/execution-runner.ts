@@ -159,6 +159,11 @@ export class ExecutionRunner {
       unit.schedule(stage, 'RunTask', result.retryAfterMs ?? this.settings.retryBackoffMs * 2 ** retries);
       return false;
     }
+    // Retries count consecutive transient failures only: a task that got an answer starts afresh.
+    if (stage.context['jibe.transientRetries'] !== undefined) {
+      const { 'jibe.transientRetries': _retries, ...rest } = stage.context;
+      stage.context = rest;
+    }
     if (result.context) stage.context = { ...stage.context, ...result.context };
     if (result.status !== 'RUNNING' && result.outputs) stage.outputs = { ...stage.outputs, ...result.outputs };
     if (result.status === 'SUCCEEDED') {
@@ -229,15 +234,19 @@ export class ExecutionRunner {
     }
     unit.clearDue(stage);
     unit.touch(stage);
-    if (unit.execution.status !== 'RUNNING') return;
+    // A stage can also end while the execution is paused (a skip, a task result recorded during the pause): what
+    // comes next is still decided now, and held until resume (messages for a paused execution stay due).
+    const paused = unit.execution.status === 'PAUSED';
+    if (unit.execution.status !== 'RUNNING' && !paused) return;
     if (failsExecutionImmediately(stage as unknown as StageState)) {
       this.cancelRunningStages(unit, `stage "${stage.name}" failed`);
       await this.completeExecution(unit, 'TERMINAL', manager);
       return;
     }
     const ready = readyStages(graphOf(unit)).filter((r) => r.requisiteStageRefIds.includes(stage.refId));
-    if (ready.length === 1) unit.schedule(ready[0] as StageExecutionEntity, 'StartStage', 0);
-    else {
+    if (ready.length === 1 || paused) {
+      for (const next of ready) unit.schedule(next as StageExecutionEntity, 'StartStage', 0);
+    } else {
       // A fan-out starts every ready stage now, in this transaction: one StartStage message each would only queue for
       // this execution's row lock one after another (and hold a connection while waiting), so nothing runs in
       // parallel that does not here. Tasks that run outside the transaction still go out as parallel RunTasks.
@@ -251,7 +260,12 @@ export class ExecutionRunner {
 
   /** Ends the execution when nothing can run any more (Spinnaker's final-status rules). */
   async completeIfDone(unit: ExecutionUnit, manager: EntityManager): Promise<void> {
-    if (unit.execution.status !== 'RUNNING') return;
+    if (unit.execution.status !== 'RUNNING' && unit.execution.status !== 'PAUSED') return;
+    // A ready stage nothing will start (its message was cleared when the execution ended and it was restarted
+    // since) is started here: an execution must never wait on a stage no message will ever reach.
+    for (const ready of readyStages(graphOf(unit)) as StageExecutionEntity[]) {
+      if (ready.dueMessage !== 'StartStage') unit.schedule(ready, 'StartStage', 0);
+    }
     if (unit.stages.some((s) => s.dueMessage === 'StartStage')) return;
     const status = finalStatus(graphOf(unit));
     if (status) await this.completeExecution(unit, status, manager);

@@ -112,10 +112,17 @@ export class ExecutionService {
       execution.pausedMs += unit.now - (execution.pausedAt ?? unit.now);
       execution.pausedAt = null;
       unit.touch(execution);
-      // Whatever came due while paused is sent again now (its messages were dropped while paused).
+      // Whatever came due while paused is sent again (its messages were dropped while paused) with the SAME sequence
+      // number: a task running outside the transaction under a lease keeps its lease and records its result.
       for (const stage of unit.stages) {
         if (stage.dueMessage === 'StartStage' || stage.dueMessage === 'RunTask') {
-          unit.schedule(stage, stage.dueMessage, Math.max(0, (stage.dueAt ?? unit.now) - unit.now));
+          unit.messages.push({
+            kind: stage.dueMessage,
+            executionId: unit.execution.id,
+            stageId: stage.id,
+            seq: stage.dueSeq,
+            delayMs: Math.max(0, (stage.dueAt ?? unit.now) - unit.now),
+          });
         }
       }
       return Promise.resolve();

@@ -301,11 +301,11 @@ export class ExecutionRepository {
       { execution_id: string; stage_id: string | null; due_message: string; due_seq: number }[]
     >(
       `(SELECT e.id AS execution_id, NULL AS stage_id, e.due_message, e.due_seq FROM executions e
-         WHERE e.due_message IS NOT NULL AND e.due_at < $1 AND e.status <> 'PAUSED' LIMIT $2)
+         WHERE e.due_message IS NOT NULL AND e.due_at < $1 AND e.status <> 'PAUSED' ORDER BY e.due_at LIMIT $2)
        UNION ALL
        (SELECT s.execution_id, s.id, s.due_message, s.due_seq FROM execution_stages s
          JOIN executions e ON e.id = s.execution_id
-         WHERE s.due_message IS NOT NULL AND s.due_at < $1 AND e.status = 'RUNNING' LIMIT $2)`,
+         WHERE s.due_message IS NOT NULL AND s.due_at < $1 AND e.status = 'RUNNING' ORDER BY s.due_at LIMIT $2)`,
       [now - graceMs, limit],
     );
     return rows.map((r) => ({
@@ -316,12 +316,19 @@ export class ExecutionRepository {
     }));
   }
 
-  /** Pipelines with executions waiting for a slot while none of theirs runs (their wake-up was lost). */
+  /**
+   * Pipelines with executions waiting for a slot while fewer of theirs run than their limit allows: their wake-up was
+   * lost (or raced a finishing execution), so the sweeper sends it again.
+   */
   async stalledWaitingPipelines(limit: number): Promise<string[]> {
     const rows = await this.dataSource.query<{ pipeline_id: string }[]>(
       `SELECT DISTINCT w.pipeline_id FROM executions w
         WHERE w.waiting AND w.status = 'NOT_STARTED' AND w.pipeline_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM executions r WHERE r.pipeline_id = w.pipeline_id AND r.status IN ('RUNNING', 'PAUSED'))
+          AND (SELECT count(*) FROM executions r WHERE r.pipeline_id = w.pipeline_id AND r.status IN ('RUNNING', 'PAUSED'))
+            < CASE WHEN coalesce((w.pipeline_config->>'maxConcurrentExecutions')::int, 0) > 0
+                     THEN (w.pipeline_config->>'maxConcurrentExecutions')::int
+                   WHEN w.pipeline_config->>'limitConcurrent' = 'false' THEN 2147483647
+                   ELSE 1 END
         LIMIT $1`,
       [limit],
     );

@@ -71,9 +71,12 @@ function spawnWorker(): Worker {
 }
 
 /** Half the time a worker that is running an effect task right now (the kill lands mid-task), else any worker. */
-async function victim(): Promise<Worker> {
+/** The first kills always go for a worker holding an unfinished effect task, so crashes certainly land mid-task. */
+const AIMED_KILLS = 4;
+
+async function victim(aimed: boolean): Promise<Worker> {
   const live = [...workers];
-  if (Math.random() < 0.5) {
+  if (aimed || Math.random() < 0.5) {
     const { rows } = await pool.query<{ worker: string }>(
       `SELECT r.worker FROM test_effect_runs r LEFT JOIN test_effects e USING (stage_id)
         WHERE e.stage_id IS NULL ORDER BY r.id DESC LIMIT 1`,
@@ -143,7 +146,7 @@ describe('chaos', () => {
       }
       for (let k = 0; k < 3 && kills < MAX_KILLS; k++) {
         await sleep(300 + Math.random() * 700);
-        await kill(await victim(), 'SIGKILL');
+        await kill(await victim(kills < AIMED_KILLS), 'SIGKILL');
         kills++;
         spawnWorker();
       }
@@ -157,7 +160,7 @@ describe('chaos', () => {
       );
       if (Number(rows[0]!.n) === 0) break;
       await sleep(500 + Math.random() * 1000);
-      await kill(await victim(), 'SIGKILL');
+      await kill(await victim(kills < AIMED_KILLS), 'SIGKILL');
       kills++;
       spawnWorker();
     }

@@ -36,6 +36,13 @@ export class RunTaskHandler extends MessageHandler {
       }
       const index = stage.tasks.findIndex((t) => t.status === 'RUNNING' || t.status === 'NOT_STARTED');
       const task = this.registry.require(stage.type).tasks[index];
+      const state = stage.tasks[index];
+      // Sent while paused before the task was marked running: it starts now, and its timeout counts from now.
+      if (state?.status === 'NOT_STARTED') {
+        state.status = 'RUNNING';
+        state.startTime = unit.now;
+        unit.touch(stage);
+      }
       if (index < 0 || !task) {
         unit.clearDue(stage);
         await this.runner.advance(unit, stage, manager);
