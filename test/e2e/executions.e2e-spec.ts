@@ -58,6 +58,13 @@ describe('executions over HTTP', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.error.details).toEqual([{ path: 'parameters.tag', message: 'required' }]);
 
+    const spoofed = await http.post(`/api/pipelines/${id}/executions`, {
+      parameters: { tag: 'v7' },
+      parentExecution: { id: 'someone-elses' },
+    });
+    expect(spoofed.status).toBe(400);
+    expect(spoofed.body.error.details).toEqual([{ path: 'parentExecution', message: 'set by Jibe, not by a client' }]);
+
     const started = await http.post(`/api/pipelines/${id}/executions`, {
       type: 'manual',
       user: 'ann',

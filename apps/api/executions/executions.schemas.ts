@@ -3,13 +3,25 @@ import { z } from 'zod';
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not an id');
 
+/**
+ * Keys of a trigger only Jibe itself may set: a client claiming to be a parent execution, or the engine's own
+ * bookkeeping, is refused rather than believed.
+ */
+const SERVER_OWNED_TRIGGER_KEYS = ['parentExecution', 'parentExecutionId', 'parentPipelineStageId', 'correlationId'];
+
 /** Spinnaker's trigger map; `parameters` are checked against the pipeline's parameterConfig. */
-export const startExecutionBody = z.looseObject({
-  type: z.string().min(1).max(64).default('manual'),
-  user: z.string().min(1).max(256).optional(),
-  parameters: z.record(z.string(), z.unknown()).default({}),
-  artifacts: z.array(z.looseObject({})).default([]),
-});
+export const startExecutionBody = z
+  .looseObject({
+    type: z.string().min(1).max(64).default('manual'),
+    user: z.string().min(1).max(256).optional(),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    artifacts: z.array(z.looseObject({})).default([]),
+  })
+  .superRefine((body, issues) => {
+    for (const key of SERVER_OWNED_TRIGGER_KEYS) {
+      if (key in body) issues.addIssue({ code: 'custom', path: [key], message: 'set by Jibe, not by a client' });
+    }
+  });
 
 export const listExecutionsQuery = z.object({
   pipelineId: id.optional(),
