@@ -2,6 +2,7 @@ import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { isRecord } from '../kubernetes/manifest';
+import { redactSecret } from '../kubernetes/secrets';
 import { clusterTask, readConfig, StageFailure } from '../kubernetes/stage-support';
 import { mergeValues, renderManifests, toArtifact } from './render';
 import { type TemplateFile, TemplateSourcePort } from './template-source.port';
@@ -152,7 +153,8 @@ export const bakeManifestStage = defineStage({
         status: 'SUCCEEDED',
         outputs: {
           artifacts: [artifact],
-          manifests,
+          // The artifact must carry allowed Secrets' values to the deploy; the readable copy keeps none.
+          manifests: manifests.map(redactSecret),
           ...(set.commit ? { templateCommit: set.commit } : {}),
         },
       };

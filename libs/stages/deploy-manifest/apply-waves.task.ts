@@ -2,10 +2,19 @@ import { type TaskContext, type TaskResult } from '@jibe/domain';
 import { type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
 import { runLabel } from '../kubernetes/jobs';
 import { LABELS } from '../kubernetes/labels';
-import { clone, isRecord, refOf, withLabels } from '../kubernetes/manifest';
-import { checkStable, cluster, clusterTask, StageFailure, stableTimeoutMs } from '../kubernetes/stage-support';
+import { clone, describeRef, isRecord, refOf, withLabels } from '../kubernetes/manifest';
+import { isRedacted, unredactSecret } from '../kubernetes/secrets';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  readConfig,
+  StageFailure,
+  stableTimeoutMs,
+} from '../kubernetes/stage-support';
+import { deployManifestConfig } from './deploy-manifest.config';
 import { type DeployPlan, type DeployStep } from './deploy-plan';
-import { PLAN_KEY } from './resolve-manifests.task';
+import { PLAN_KEY, secretKey, sourceManifests } from './resolve-manifests.task';
 
 export function planOf(context: TaskContext): DeployPlan {
   const plan = context.stage.context[PLAN_KEY];
@@ -59,10 +68,29 @@ function describeStep(step: DeployStep): string {
   return step.wave === null ? 'namespaces and CRDs' : `wave ${step.wave}`;
 }
 
+/**
+ * The step's objects as they are applied: a redacted Secret gets its values back from where they came from (the
+ * stage's manifests or the artifact), read now and never written to the execution.
+ */
+function withSecretValues(context: TaskContext, plan: DeployPlan, objects: readonly KubeObject[]): KubeObject[] {
+  if (!objects.some(isRedacted)) return [...objects];
+  const sources = sourceManifests(context, readConfig(context, deployManifestConfig));
+  return objects.map((object) => {
+    if (!isRedacted(object)) return object;
+    const where = describeRef({ kind: object.kind, name: secretKey(object) });
+    const entry = plan.secretSources?.find(
+      (s) => s.name === secretKey(object) && s.namespace === object.metadata.namespace,
+    );
+    const source = entry ? sources[entry.index] : undefined;
+    return unredactSecret(object, isRecord(source) ? (source as unknown as KubeObject) : undefined, where);
+  });
+}
+
 async function applyObjects(context: TaskContext, plan: DeployPlan, step: DeployStep): Promise<ObjectRef[]> {
   const port = cluster(context);
-  const named = step.objects.filter((o) => o.metadata.name);
-  const generated = step.objects.filter((o) => !o.metadata.name);
+  const objects = withSecretValues(context, plan, step.objects);
+  const named = objects.filter((o) => o.metadata.name);
+  const generated = objects.filter((o) => !o.metadata.name);
   const applied = await port.apply(plan.account, named);
   const refs = applied.map(refOf);
   for (const object of generated) refs.push(refOf(await port.create(plan.account, object)));
@@ -81,7 +109,7 @@ async function startHooks(
 ): Promise<ObjectRef[] | 'waiting'> {
   const port = cluster(context);
   const refs: ObjectRef[] = [];
-  for (const [position, hook] of step.objects.entries()) {
+  for (const [position, hook] of withSecretValues(context, plan, step.objects).entries()) {
     const run = runLabel(context, `hook-${index}-${position}`);
     const object: KubeObject = clone(hook);
     withLabels(object, { [LABELS.run]: run });

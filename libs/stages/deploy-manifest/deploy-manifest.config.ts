@@ -22,6 +22,11 @@ export const deployManifestConfig = z
       .looseObject({ type: z.string(), reference: z.string().optional(), name: z.string().optional() })
       .optional(),
     namespaceOverride: z.string().optional(),
+    /**
+     * Lets Secrets with `data`/`stringData` through (they are then in the pipeline or artifact in plain text);
+     * even so the plan and outputs keep only their keys and a hash, and the values are read again when applied.
+     */
+    allowSecrets: z.boolean().default(false),
     moniker: z.looseObject({ app: z.string().optional(), cluster: z.string().optional() }).optional(),
     trafficManagement: z
       .looseObject({

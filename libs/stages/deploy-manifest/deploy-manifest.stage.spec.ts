@@ -295,4 +295,75 @@ describe('deployManifest', () => {
       message: 'staging: Deployment.apps "web" is invalid: spec.template.spec.containers: Required value (Invalid)',
     });
   });
+
+  describe('Secrets', () => {
+    const secret: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      data: { password: Buffer.from('hunter2-s3cr3t').toString('base64') },
+      stringData: { token: 'tok-9f8e7d' },
+    };
+    const values = ['hunter2-s3cr3t', Buffer.from('hunter2-s3cr3t').toString('base64'), 'tok-9f8e7d'];
+    const yaml = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: ${values[1]}\nstringData:\n  token: tok-9f8e7d\n`;
+    const artifact = { type: 'embedded/base64', name: 'app', reference: Buffer.from(yaml).toString('base64') };
+    const upstream = [
+      {
+        id: 'bake',
+        refId: 'b',
+        name: 'Bake',
+        type: 'bakeManifest',
+        status: 'SUCCEEDED' as const,
+        context: {},
+        outputs: { artifacts: [artifact] },
+        startTime: 1,
+      },
+    ];
+
+    it('with allowSecrets applies the values but keeps none in the context or outputs, only keys and a hash', async () => {
+      const cluster = new InMemoryCluster();
+      const run = await runStage(
+        deployManifestStage,
+        { account: 'staging', source: 'artifact', manifestArtifactId: 'app', allowSecrets: true },
+        { cluster, stages: upstream },
+      );
+      expect(run.status, run.error?.message).toBe('SUCCEEDED');
+      const live = cluster.find('staging', 'Secret', 'db')!;
+      expect(live['data']).toEqual(secret['data']);
+      expect(live['stringData']).toEqual(secret['stringData']);
+      const kept = JSON.stringify({ context: run.context, outputs: run.outputs });
+      for (const value of values) expect(kept).not.toContain(value);
+      const output = (run.outputs['manifests'] as KubeObject[]).find((m) => m.kind === 'Secret')!;
+      expect(output['data']).toEqual({ password: '<redacted by jibe>' });
+      expect(output.metadata.annotations?.['jibe.dev/secret-sha256']).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it('with allowSecrets redacts an inline Secret from the plan and outputs', async () => {
+      const cluster = new InMemoryCluster();
+      const run = await runStage(
+        deployManifestStage,
+        { account: 'staging', manifests: [secret], allowSecrets: true },
+        { cluster },
+      );
+      expect(run.status, run.error?.message).toBe('SUCCEEDED');
+      expect(cluster.find('staging', 'Secret', 'db')!['stringData']).toEqual({ token: 'tok-9f8e7d' });
+      const kept = JSON.stringify({ plan: run.context['deploy.plan'], outputs: run.outputs });
+      for (const value of values) expect(kept).not.toContain(value);
+    });
+
+    it('without allowSecrets refuses a Secret with values, naming it and saying how to keep it out', async () => {
+      for (const config of [
+        { account: 'staging', manifests: [deployment('web'), secret] },
+        { account: 'staging', source: 'artifact', manifestArtifactId: 'app' },
+      ]) {
+        const cluster = new InMemoryCluster();
+        const run = await runStage(deployManifestStage, config, { cluster, stages: upstream });
+        expect(run.status).toBe('TERMINAL');
+        expect(run.error?.message).toMatch(/manifests\[\d\] \(secret db\): a Secret with data or stringData/);
+        expect(run.error?.message).toContain('keep secrets out of pipelines');
+        expect(run.error?.message).toContain('allowSecrets');
+        expect(cluster.all('staging', 'Secret')).toEqual([]);
+      }
+    });
+  });
 });

@@ -18,6 +18,14 @@ export interface DeployPlan {
   readonly skippedHooks: readonly string[];
   /** Workloads whose replica count was left to an HPA. */
   readonly hpaManaged: readonly string[];
+  /** Where each redacted Secret's values are read again when it is applied: its index in the source manifests. */
+  readonly secretSources?: readonly SecretSource[];
+}
+
+export interface SecretSource {
+  readonly name: string;
+  readonly namespace: string | undefined;
+  readonly index: number;
 }
 
 export interface DeployStep {

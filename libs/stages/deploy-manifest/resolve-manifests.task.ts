@@ -18,6 +18,7 @@ import {
   withLabels,
 } from '../kubernetes/manifest';
 import { checkManifest } from '../kubernetes/manifest-schema';
+import { hasSecretValues, redactSecret, refuseSecrets } from '../kubernetes/secrets';
 import {
   formatVersion,
   listServerGroups,
@@ -28,7 +29,7 @@ import {
 import { cluster, clusterTask, readConfig, StageFailure, toCount } from '../kubernetes/stage-support';
 import { NO_VERSION, selectedVersion, serviceName } from '../kubernetes/traffic';
 import { deployManifestConfig, type DeployManifestConfig } from './deploy-manifest.config';
-import { type DeployPlan, isNamespaced, type PlannedServerGroup, planSteps } from './deploy-plan';
+import { type DeployPlan, isNamespaced, type PlannedServerGroup, planSteps, type SecretSource } from './deploy-plan';
 
 /** Where the plan lives in the stage context. */
 export const PLAN_KEY = 'deploy.plan';
@@ -48,7 +49,8 @@ export const resolveManifestsTask = clusterTask('resolveManifests', async (conte
   return { status: 'SUCCEEDED', context: { [PLAN_KEY]: plan } };
 });
 
-function sourceManifests(context: TaskContext, config: DeployManifestConfig): unknown[] {
+/** The manifests as given (the stage's text or the artifact), read again at apply time for Secrets' values. */
+export function sourceManifests(context: TaskContext, config: DeployManifestConfig): unknown[] {
   if (config.source === 'artifact') {
     const artifact =
       config.manifestArtifact?.reference !== undefined
@@ -100,8 +102,9 @@ async function buildPlan(context: TaskContext, config: DeployManifestConfig, por
       [LABELS.cluster]: config.moniker?.cluster ?? parseVersionedName(base)?.cluster ?? base,
     });
     withAnnotations(object, { [ANNOTATIONS.deployedBy]: deployedBy(context.execution.id, context.stage.id) });
-    return { object, where: `manifests[${index}] (${describeRef({ kind: object.kind, name: base })})` };
+    return { object, index, where: `manifests[${index}] (${describeRef({ kind: object.kind, name: base })})` };
   });
+  refuseSecrets(objects, config.allowSecrets);
 
   const versioned = objects.filter(({ object }) => isVersioned(object, strategy));
   if (strategy !== 'none' && versioned.length === 0) {
@@ -206,7 +209,19 @@ async function buildPlan(context: TaskContext, config: DeployManifestConfig, por
     });
   }
 
-  const { steps, skippedHooks } = planSteps(objects.filter(({ object }) => !heldServices.includes(object)));
+  // The plan is kept in the execution: Secrets go in it redacted, their values are read again when applied.
+  const secretSources: SecretSource[] = objects
+    .filter(({ object }) => hasSecretValues(object))
+    .map(({ object, index }) => ({
+      name: secretKey(object),
+      namespace: object.metadata.namespace,
+      index,
+    }));
+  const { steps, skippedHooks } = planSteps(
+    objects
+      .filter(({ object }) => !heldServices.includes(object))
+      .map(({ object, where }) => ({ object: redactSecret(object), where })),
+  );
   return {
     account,
     strategy,
@@ -219,7 +234,13 @@ async function buildPlan(context: TaskContext, config: DeployManifestConfig, por
     serverGroups,
     skippedHooks,
     hpaManaged,
+    secretSources,
   };
+}
+
+/** How a Secret of the plan is found among its sources: its name (or generateName) and namespace. */
+export function secretKey(object: KubeObject): string {
+  return object.metadata.name ?? `${object.metadata.generateName ?? ''}*`;
 }
 
 /** ReplicaSets are versioned as in Spinnaker; Deployments when a strategy needs versions; the annotation overrides. */
