@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { homedir } from 'node:os';
 import {
+  ApiException,
   CoreV1Api,
   createConfiguration,
   KubeConfig,
@@ -65,6 +66,25 @@ export function unwrapRaw<T>(result: unknown): T {
   return raw as T;
 }
 
+/**
+ * KubernetesObjectApi with its discovery exposed. client-node builds each object URL from the `namespaced` flag
+ * of the kind's entry in `/api/v1` or `/apis/<group>/<version>`, cached per apiVersion and re-fetched when a kind
+ * is missing (a CRD installed since). Asking the same cache is what lets the namespace allow-list judge the URL
+ * the request will really go to.
+ */
+export class DiscoveringObjectApi extends KubernetesObjectApi {
+  /** Whether the cluster serves `kind` in `apiVersion` namespaced, or undefined when it does not serve it. */
+  async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    try {
+      return (await this.resource(apiVersion, kind))?.namespaced;
+    } catch (error) {
+      // An API group or version the cluster does not serve answers 404: its kinds are unknown, not an outage.
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+}
+
 /** A request failed before any HTTP answer: refused, timed out, reset, or the name did not resolve. */
 export class ConnectionFailure extends Error {
   constructor(
@@ -82,7 +102,7 @@ export class ConnectionFailure extends Error {
  * account fails fast for a moment instead of making each queued request wait out its own connect timeout.
  */
 export class AccountClient {
-  readonly objects: KubernetesObjectApi;
+  readonly objects: DiscoveringObjectApi;
   readonly core: CoreV1Api;
   readonly version: VersionApi;
   private readonly limiter: ConcurrencyLimiter;
@@ -129,7 +149,7 @@ export class AccountClient {
       httpApi: http,
       authMethods: {},
     });
-    this.objects = new KubernetesObjectApi(configuration);
+    this.objects = new DiscoveringObjectApi(configuration);
     this.core = new CoreV1Api(configuration);
     this.version = new VersionApi(configuration);
   }

@@ -13,27 +13,6 @@ export interface AccountRegistryOptions {
   readonly gkeApiUrl?: string;
 }
 
-/** Kinds that live outside any namespace. Only a Namespace itself is checked against the allow-list by name. */
-const CLUSTER_SCOPED = new Set([
-  'Namespace',
-  'Node',
-  'PersistentVolume',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'CustomResourceDefinition',
-  'StorageClass',
-  'PriorityClass',
-  'IngressClass',
-  'MutatingWebhookConfiguration',
-  'ValidatingWebhookConfiguration',
-  'APIService',
-]);
-
-/** True for kinds that have no namespace. */
-export function isClusterScoped(kind: string): boolean {
-  return CLUSTER_SCOPED.has(kind);
-}
-
 /**
  * The configured accounts and their clients. Nothing is read, resolved or connected at start-up: a client is
  * built on an account's first use (so 2,000 accounts cost a Map), and a failed build is not remembered, so fixing
@@ -92,9 +71,46 @@ export class AccountRegistry {
       );
   }
 
-  /** Throws a ClusterError unless the account may touch cluster-scoped objects of this kind. */
-  assertClusterScoped(name: string, kind: string, objectName: string): void {
-    if (kind === 'Namespace') return this.assertNamespace(name, objectName);
+  /**
+   * Checks that the account may touch an object of this kind and says where it lives: the object's namespace
+   * (`namespace`, else the account's default), or undefined for a cluster-scoped object. The scope is the one the
+   * cluster's API discovery gives (cached per account, the same entry client-node builds the request URL from), so
+   * a `metadata.namespace` on a cluster-scoped kind can never pass for permission. A kind the cluster does not
+   * serve is refused: its scope is unknown.
+   */
+  async placement(
+    name: string,
+    object: { apiVersion: string; kind: string; name: string; namespace?: string | undefined },
+  ): Promise<string | undefined> {
+    const account = this.get(name);
+    const namespaced = await this.namespaced(name, object.apiVersion, object.kind);
+    if (!namespaced) {
+      this.assertClusterScoped(name, object.apiVersion, object.kind, object.name);
+      return undefined;
+    }
+    const namespace = object.namespace ?? account.defaultNamespace;
+    this.assertNamespace(name, namespace);
+    return namespace;
+  }
+
+  /** Whether the account's cluster serves the kind namespaced; a ClusterError for a kind it does not serve. */
+  async namespaced(name: string, apiVersion: string, kind: string): Promise<boolean> {
+    const client = await this.client(name);
+    const namespaced = await client.run(() => client.objects.namespaced(apiVersion, kind));
+    if (namespaced === undefined)
+      throw new ClusterError(
+        `account ${name}: the cluster does not serve kind ${kind} in ${apiVersion}, so whether it is namespaced is unknown and Jibe refuses it`,
+        name,
+      );
+    return namespaced;
+  }
+
+  /**
+   * Throws a ClusterError unless the account may touch cluster-scoped objects of this kind: a Namespace by its name
+   * against the allow-list, any other only when the allow-list contains "*".
+   */
+  assertClusterScoped(name: string, apiVersion: string, kind: string, objectName: string): void {
+    if (apiVersion === 'v1' && kind === 'Namespace') return this.assertNamespace(name, objectName);
     const account = this.get(name);
     if (!account.allowedNamespaces.includes('*'))
       throw new ClusterError(

@@ -10,7 +10,7 @@ export {
   type KubernetesRuntime,
 } from './kubernetes.module';
 export { KubernetesClusterAdapter, FIELD_MANAGER } from './kubernetes-cluster.adapter';
-export { AccountRegistry, type AccountRegistryOptions, isClusterScoped } from './account-registry';
+export { AccountRegistry, type AccountRegistryOptions } from './account-registry';
 export { AccountsService, type AccountView, type Reachability, type AccountsServiceOptions } from './accounts.service';
 export { SimulatedClusters } from './account-client';
 export {

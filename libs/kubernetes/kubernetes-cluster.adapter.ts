@@ -11,7 +11,7 @@ import {
   type ObjectStatus,
 } from '@jibe/stages';
 import { type AccountClient, unwrapRaw, withRequestBody } from './account-client';
-import { type AccountRegistry, isClusterScoped } from './account-registry';
+import { type AccountRegistry } from './account-registry';
 import { isNotFound, toPortError } from './cluster-errors';
 import { stabilityOf } from './stability';
 
@@ -69,7 +69,8 @@ export class KubernetesClusterAdapter extends ClusterPort {
   }
 
   async apply(account: string, objects: readonly KubeObject[], options?: { force?: boolean }): Promise<KubeObject[]> {
-    const prepared = objects.map((o) => this.prepare(account, o));
+    // Every object is checked before the first is applied, so a refused one leaves the cluster untouched.
+    const prepared = await Promise.all(objects.map((o) => this.prepare(account, o, 'apply')));
     const applied: KubeObject[] = [];
     // In order: the caller's order carries meaning (a Namespace before what goes into it).
     for (const object of prepared) {
@@ -93,14 +94,14 @@ export class KubernetesClusterAdapter extends ClusterPort {
   }
 
   async create(account: string, object: KubeObject): Promise<KubeObject> {
-    const prepared = this.prepare(account, object);
+    const prepared = await this.prepare(account, object, 'create');
     return this.call(account, `create ${describe(prepared)}`, (client) =>
       withRequestBody(JSON.stringify(prepared), () => client.objects.create(wire(prepared))),
     );
   }
 
   async get(account: string, ref: ObjectRef): Promise<KubeObject | null> {
-    const target = this.target(account, ref);
+    const target = await this.target(account, ref, 'get');
     try {
       return await this.call(
         account,
@@ -117,10 +118,12 @@ export class KubernetesClusterAdapter extends ClusterPort {
 
   async list(account: string, query: ListQuery): Promise<KubeObject[]> {
     const apiVersion = query.apiVersion ?? this.apiVersionOf(account, query.kind);
-    const clusterScoped = isClusterScoped(query.kind);
+    const isNamespaceList = apiVersion === 'v1' && query.kind === 'Namespace';
     let namespace: string | undefined;
-    if (clusterScoped) {
-      if (query.kind !== 'Namespace') this.accounts.assertClusterScoped(account, query.kind, '*');
+    const asked = `list ${query.kind} in ${query.namespace ?? this.defaultNamespace(account)}`;
+    if (!(await this.scoped(account, asked, () => this.accounts.namespaced(account, apiVersion, query.kind)))) {
+      // Listing Namespaces is allowed: the ones outside the allow-list are filtered out below.
+      if (!isNamespaceList) this.accounts.assertClusterScoped(account, apiVersion, query.kind, '*');
     } else {
       namespace = query.namespace ?? this.defaultNamespace(account);
       this.accounts.assertNamespace(account, namespace);
@@ -152,7 +155,7 @@ export class KubernetesClusterAdapter extends ClusterPort {
       for (const item of page.items ?? []) items.push({ ...item, apiVersion, kind: query.kind });
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken);
-    if (query.kind !== 'Namespace') return items;
+    if (!isNamespaceList) return items;
     // Namespaces outside the allow-list are not the account's to see.
     const allowed = this.accounts.get(account).allowedNamespaces;
     return items.filter((ns) => namespaceAllowed(allowed, ns.metadata.name ?? ''));
@@ -164,7 +167,7 @@ export class KubernetesClusterAdapter extends ClusterPort {
     patch: unknown,
     type: 'merge' | 'strategic' | 'json',
   ): Promise<KubeObject> {
-    const target = this.target(account, ref);
+    const target = await this.target(account, ref, `${type} patch`);
     return this.call(account, `${type} patch ${describe(target)}`, (client) =>
       withRequestBody(JSON.stringify(patch), () =>
         client.objects.patch(wire(target), undefined, undefined, FIELD_MANAGER, undefined, PATCH_STRATEGIES[type]),
@@ -177,7 +180,7 @@ export class KubernetesClusterAdapter extends ClusterPort {
     ref: ObjectRef,
     options?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number },
   ): Promise<boolean> {
-    const target = this.target(account, ref);
+    const target = await this.target(account, ref, 'delete');
     try {
       await this.call(
         account,
@@ -201,8 +204,8 @@ export class KubernetesClusterAdapter extends ClusterPort {
   }
 
   async status(account: string, ref: ObjectRef): Promise<ObjectStatus> {
+    const namespace = (await this.target(account, ref, 'get')).metadata.namespace;
     const object = await this.get(account, ref);
-    const namespace = isClusterScoped(ref.kind) ? undefined : (ref.namespace ?? this.defaultNamespace(account));
     if (!object)
       return {
         ref,
@@ -276,7 +279,7 @@ export class KubernetesClusterAdapter extends ClusterPort {
   }
 
   /** The object as it will be sent: namespace resolved and allowed, Jibe's label on, server-owned fields off. */
-  private prepare(account: string, object: KubeObject): KubeObject {
+  private async prepare(account: string, object: KubeObject, verb: string): Promise<KubeObject> {
     if (!object.kind || !object.metadata)
       throw new ClusterError(`account ${account}: a manifest needs kind and metadata`, account);
     const apiVersion = object.apiVersion || this.apiVersionOf(account, object.kind);
@@ -285,27 +288,39 @@ export class KubernetesClusterAdapter extends ClusterPort {
       labels: { [LABELS.managedBy]: MANAGED_BY_JIBE, ...object.metadata.labels },
     };
     for (const field of SERVER_OWNED_METADATA) delete metadata[field];
-    if (isClusterScoped(object.kind)) {
-      this.accounts.assertClusterScoped(account, object.kind, metadata.name ?? '');
-      delete metadata.namespace;
-    } else {
-      metadata.namespace = metadata.namespace ?? this.defaultNamespace(account);
-      this.accounts.assertNamespace(account, metadata.namespace);
-    }
+    const namespace = await this.scoped(account, `${verb} ${describe({ ...object, metadata })}`, () =>
+      this.accounts.placement(account, {
+        apiVersion,
+        kind: object.kind,
+        name: metadata.name ?? metadata.generateName ?? '',
+        namespace: metadata.namespace,
+      }),
+    );
+    if (namespace === undefined) delete metadata.namespace;
+    else metadata.namespace = namespace;
     // Status is the controllers' to write; the API ignores it on apply, so it only makes the request larger.
     const { status: _status, ...rest } = object;
     return { ...rest, apiVersion, metadata };
   }
 
-  private target(account: string, ref: ObjectRef): KubeObject {
+  /** The object a ref names, its namespace resolved from the cluster's discovery and allowed. */
+  private async target(account: string, ref: ObjectRef, verb: string): Promise<KubeObject> {
     const apiVersion = ref.apiVersion ?? this.apiVersionOf(account, ref.kind);
-    if (isClusterScoped(ref.kind)) {
-      this.accounts.assertClusterScoped(account, ref.kind, ref.name);
-      return { apiVersion, kind: ref.kind, metadata: { name: ref.name } };
-    }
-    const namespace = ref.namespace ?? this.defaultNamespace(account);
-    this.accounts.assertNamespace(account, namespace);
+    const asked = `${verb} ${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+    const namespace = await this.scoped(account, asked, () =>
+      this.accounts.placement(account, { apiVersion, kind: ref.kind, name: ref.name, namespace: ref.namespace }),
+    );
+    if (namespace === undefined) return { apiVersion, kind: ref.kind, metadata: { name: ref.name } };
     return { apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } };
+  }
+
+  /** A scope lookup (connect, discovery) with its failures as the port's errors, named after the call `what`. */
+  private async scoped<T>(account: string, what: string, lookup: () => Promise<T>): Promise<T> {
+    try {
+      return await lookup();
+    } catch (error) {
+      throw toPortError(account, what, error);
+    }
   }
 
   private apiVersionOf(account: string, kind: string): string {
