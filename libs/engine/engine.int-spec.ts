@@ -209,6 +209,8 @@ describe('retries and pauses meet', () => {
       ['first', 'SUCCEEDED', 5],
       ['second', 'SUCCEEDED', 5],
     ]);
+    expect(done.stages[0]!.context).toMatchObject({ 'jibe.transientFailures': 8 });
+    expect(done.stages[0]!.context['jibe.transientRetries']).toBeUndefined();
   });
 
   it('skipping a stage while paused runs what follows once resumed', async () => {
@@ -518,5 +520,52 @@ describe('notifications and retention', () => {
       m.query<unknown[]>(`SELECT 1 FROM execution_stages WHERE execution_id = ANY($1)`, [ids.slice(0, 3)]),
     );
     expect(orphanStages).toHaveLength(0);
+  });
+});
+
+describe('task leases', () => {
+  it('renews the lease of a task that outlives it, so a slow task is never run twice at once', async () => {
+    const slowRuns = new Map<string, number>();
+    const longStage = defineStage({
+      type: 'long',
+      description: 'test: a task outside the transaction taking three leases',
+      config: z.looseObject({}),
+      tasks: [
+        {
+          name: 'long',
+          run: async (context: TaskContext): Promise<TaskResult> => {
+            slowRuns.set(context.stage.id, (slowRuns.get(context.stage.id) ?? 0) + 1);
+            await new Promise((resolve) => setTimeout(resolve, 3_000));
+            return { status: 'SUCCEEDED' };
+          },
+        },
+      ],
+    });
+    const leased = await startEngine({
+      registry: stageRegistry.with([longStage]),
+      settings: { taskLeaseMs: 1_000, sweepGraceMs: 200, sweepIntervalMs: 200 },
+    });
+    try {
+      await leased.app
+        .get(ApplicationRepository)
+        .create('shop', { email: null, description: null, attributes: {} }, 'test');
+      await leased.app
+        .get(PipelineRepository)
+        .create(
+          'long',
+          {
+            application: 'shop',
+            name: 'Long',
+            config: { application: 'shop', name: 'Long', stages: [{ refId: 'l', type: 'long' }] },
+          },
+          'test',
+        );
+      const started = await leased.executions.start('long', {});
+      const done = await leased.waitFor(started.id, undefined, 15_000);
+      expect(done.status).toBe('SUCCEEDED');
+      expect(slowRuns.get(done.stages[0]!.id)).toBe(1);
+    } finally {
+      await leased.close();
+    }
   });
 });

@@ -153,7 +153,9 @@ export class ExecutionRunner {
       }
       stage.context = {
         ...stage.context,
+        // The consecutive count bounds the retries of this task; the total stays for people reading the stage.
         'jibe.transientRetries': retries + 1,
+        'jibe.transientFailures': Number(stage.context['jibe.transientFailures'] ?? 0) + 1,
         'jibe.lastTransientError': result.error,
       };
       unit.schedule(stage, 'RunTask', result.retryAfterMs ?? this.settings.retryBackoffMs * 2 ** retries);

@@ -269,6 +269,15 @@ export class ExecutionRepository {
     return rows.map((r) => ({ id: r.id, buildTime: Number(r.build_time), dueSeq: r.due_seq }));
   }
 
+  /** Extends a running task's lease, if it is still this holder's (same sequence number). */
+  async renewLease(stageId: string, seq: number, until: number): Promise<boolean> {
+    const [, updated] = await this.dataSource.query<[unknown[], number]>(
+      `UPDATE execution_stages SET due_at = $3 WHERE id = $1 AND due_seq = $2 AND due_message = 'RunTask'`,
+      [stageId, seq, until],
+    );
+    return updated > 0;
+  }
+
   async pipelineIdOf(executionId: string): Promise<string | null> {
     const rows = await this.dataSource.query<{ pipeline_id: string | null }[]>(
       'SELECT pipeline_id FROM executions WHERE id = $1',

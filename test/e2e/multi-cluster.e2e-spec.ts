@@ -231,7 +231,7 @@ describe('multi-cluster release', () => {
     // The request faults all fired (each removed itself), and the engine retried the stages they hit.
     const left = [staging, a, b].flatMap((c) => c.faults.list()).filter((f) => f.effect.type !== 'watchExpire');
     expect(left).toEqual([]);
-    const retried = (execution.stages as any[]).filter((s) => Number(s.context?.['jibe.transientRetries'] ?? 0) > 0);
+    const retried = (execution.stages as any[]).filter((s) => Number(s.context?.['jibe.transientFailures'] ?? 0) > 0);
     expect(retried.map((s) => s.name)).toEqual(expect.arrayContaining(['Deploy staging', 'Deploy prod-b']));
   });
 
@@ -273,7 +273,7 @@ describe('multi-cluster release', () => {
     expect(failed.error.message).toMatch(
       /^account sim-staging: apply Deployment shop\/shop-web-v\d{3}: deployments.apps is forbidden: User "jibe" cannot patch resource \(Forbidden\)$/,
     );
-    expect(failed.context['jibe.transientRetries'] ?? 0).toBe(0);
+    expect(failed.context['jibe.transientFailures'] ?? 0).toBe(0);
     expect(stageNamed(execution, 'Promote?').status).toBe('NOT_STARTED');
   });
 });

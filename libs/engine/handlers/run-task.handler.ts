@@ -1,4 +1,6 @@
+import { ExecutionRepository } from '@jibe/persistence';
 import { Inject, Injectable } from '@nestjs/common';
+import { EngineClock } from '../engine-clock';
 import { type EngineMessage } from '../engine-message';
 import { ENGINE_SETTINGS, type EngineSettings, STAGE_REGISTRY } from '../engine.tokens';
 import { type StageRegistry } from '@jibe/domain';
@@ -21,6 +23,8 @@ export class RunTaskHandler extends MessageHandler {
     private readonly runner: ExecutionRunner,
     @Inject(STAGE_REGISTRY) private readonly registry: StageRegistry,
     @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
+    private readonly executions: ExecutionRepository,
+    private readonly clock: EngineClock,
   ) {
     super();
   }
@@ -69,11 +73,21 @@ export class RunTaskHandler extends MessageHandler {
     const stage = leased.unit.stageById(leased.stageId)!;
     const definition = this.registry.require(stage.type);
     const task = definition.tasks[leased.index]!;
-    const result = await withTimeout(
-      this.runner.runTask(leased.unit, stage, definition, task, undefined),
-      this.settings.taskLeaseMs - 1000,
-      () => ({ status: 'RETRY' as const, error: `task ${task.name} did not answer within its lease` }),
-    );
+    // The lease is renewed while the task runs, so a slow task is never taken over (and run twice at once) while
+    // its worker lives; a dead worker stops renewing and the sweeper revives the task once the lease runs out.
+    // Tasks bound their own calls (per-account request timeouts), so nothing here cuts a task short.
+    const renewEvery = Math.max(1000, Math.floor(this.settings.taskLeaseMs / 3));
+    const renewal = setInterval(() => {
+      this.executions
+        .renewLease(leased.stageId, leased.lease, this.clock.now() + this.settings.taskLeaseMs)
+        .catch(() => undefined);
+    }, renewEvery);
+    let result: Awaited<ReturnType<ExecutionRunner['runTask']>>;
+    try {
+      result = await this.runner.runTask(leased.unit, stage, definition, task, undefined);
+    } finally {
+      clearInterval(renewal);
+    }
     await this.transactor.run(message.executionId, async (unit, manager) => {
       const current = unit.stageById(leased.stageId);
       // Someone took over (lease ran out), or the stage was skipped, canceled or restarted meanwhile.
@@ -83,17 +97,5 @@ export class RunTaskHandler extends MessageHandler {
         await this.runner.advance(unit, current, manager);
       }
     });
-  }
-}
-
-async function withTimeout<T, F>(work: Promise<T>, ms: number, onTimeout: () => F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<F>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
