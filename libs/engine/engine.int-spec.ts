@@ -549,17 +549,15 @@ describe('task leases', () => {
       await leased.app
         .get(ApplicationRepository)
         .create('shop', { email: null, description: null, attributes: {} }, 'test');
-      await leased.app
-        .get(PipelineRepository)
-        .create(
-          'long',
-          {
-            application: 'shop',
-            name: 'Long',
-            config: { application: 'shop', name: 'Long', stages: [{ refId: 'l', type: 'long' }] },
-          },
-          'test',
-        );
+      await leased.app.get(PipelineRepository).create(
+        'long',
+        {
+          application: 'shop',
+          name: 'Long',
+          config: { application: 'shop', name: 'Long', stages: [{ refId: 'l', type: 'long' }] },
+        },
+        'test',
+      );
       const started = await leased.executions.start('long', {});
       const done = await leased.waitFor(started.id, undefined, 15_000);
       expect(done.status).toBe('SUCCEEDED');
