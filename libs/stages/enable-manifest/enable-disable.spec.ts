@@ -52,6 +52,27 @@ describe('enableManifest / disableManifest', () => {
     expect(cluster.calls).toHaveLength(1);
   });
 
+  it('refuses to send traffic to a version scaled in to zero, and leaves the Service alone', async () => {
+    const cluster = await twoVersions();
+    await cluster.patch(
+      'k',
+      { kind: 'ReplicaSet', name: 'web-v000', namespace: 'default' },
+      { spec: { replicas: 0 } },
+      'merge',
+    );
+    cluster.calls.length = 0;
+    const run = await runStage(
+      enableManifestStage,
+      { account: 'k', mode: 'dynamic', cluster: 'replicaSet web', criteria: 'second_newest' },
+      { cluster },
+    );
+    expect(run.status).toBe('TERMINAL');
+    expect(run.error).toMatchObject({ code: 'NO_CAPACITY' });
+    expect(run.error!.message).toMatch(/refusing to send traffic to replicaset web-v000.*0 replicas/i);
+    expect(version(cluster)['jibe.dev/version']).toBe('v001');
+    expect(cluster.calls.filter((c) => c.startsWith('patch'))).toEqual([]);
+  });
+
   it('waits for an unstable server group before enabling it, and never enables a failed one', async () => {
     const cluster = await twoVersions();
     cluster.script('ReplicaSet', 'web-v000', 'progressing', [

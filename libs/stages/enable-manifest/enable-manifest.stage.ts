@@ -1,6 +1,6 @@
 import { defineStage, type TaskResult } from '@jibe/domain';
-import { describeRef, refOf } from '../kubernetes/manifest';
-import { checkStable, cluster, clusterTask, stableTimeoutMs } from '../kubernetes/stage-support';
+import { describeRef, refOf, replicasOf } from '../kubernetes/manifest';
+import { checkStable, cluster, clusterTask, StageFailure, stableTimeoutMs } from '../kubernetes/stage-support';
 import { pointServices } from '../kubernetes/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
 
@@ -15,6 +15,14 @@ export const enableManifestStage = defineStage({
   tasks: [
     clusterTask('enableManifest', async (context): Promise<TaskResult> => {
       const target = await resolveTrafficTarget(context);
+      // A version scaled in to zero is "stable" with nothing to serve: sending traffic there is an outage.
+      if (replicasOf(target.object) === 0) {
+        throw new StageFailure(
+          `refusing to send traffic to ${describeRef(refOf(target.object))}: it has 0 replicas; scale it up first ` +
+            '(scaleManifest with replicas, or restore: true), then enable it',
+          'NO_CAPACITY',
+        );
+      }
       const waiting = await checkStable(context, target.account, [refOf(target.object)], {
         key: 'enable.wait',
         timeoutMs: stableTimeoutMs(context.stage.context),
