@@ -263,11 +263,6 @@ export class ExecutionRunner {
   /** Ends the execution when nothing can run any more (Spinnaker's final-status rules). */
   async completeIfDone(unit: ExecutionUnit, manager: EntityManager): Promise<void> {
     if (unit.execution.status !== 'RUNNING' && unit.execution.status !== 'PAUSED') return;
-    // A ready stage nothing will start (its message was cleared when the execution ended and it was restarted
-    // since) is started here: an execution must never wait on a stage no message will ever reach.
-    for (const ready of readyStages(graphOf(unit)) as StageExecutionEntity[]) {
-      if (ready.dueMessage !== 'StartStage') unit.schedule(ready, 'StartStage', 0);
-    }
     if (unit.stages.some((s) => s.dueMessage === 'StartStage')) return;
     const status = finalStatus(graphOf(unit));
     if (status) await this.completeExecution(unit, status, manager);

@@ -1,6 +1,7 @@
 import {
   ConflictError,
   downstreamOf,
+  readyStages,
   FINISHED,
   InvalidRequestError,
   NotFoundError,
@@ -170,6 +171,13 @@ export class ExecutionService {
       execution.cancellationReason = null;
       unit.touch(execution);
       // Stages of other branches that were canceled when this one failed are not restarted: they stay as they ended.
+      // But a stage that was ready when the execution ended lost its StartStage then: it is sent again now, or the
+      // execution would wait forever on a stage no message reaches.
+      for (const ready of readyStages({
+        stages: unit.stages as unknown as StageState[],
+      }) as unknown as StageExecutionEntity[]) {
+        if (ready !== stage && ready.dueMessage !== 'StartStage') unit.schedule(ready, 'StartStage', 0);
+      }
       unit.schedule(stage, 'StartStage', 0);
       return Promise.resolve();
     });
