@@ -50,9 +50,25 @@ export async function withAdminClient<T>(work: (client: Client) => Promise<T>): 
   }
 }
 
-/** Drops one database of this run, whoever is still connected to it. */
+/**
+ * Drops one database of this run. Pools that were just ended may still be closing their connections; killing those
+ * (WITH FORCE) makes pg emit an error nobody listens to any more, so a plain DROP is retried for a moment first and
+ * FORCE is only the last resort.
+ */
 export async function dropTestDatabase(name: string): Promise<void> {
-  await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  await withAdminClient(async (client) => {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}"`);
+        return;
+      } catch (error) {
+        // 55006: object_in_use — someone is still connected.
+        if ((error as { code?: string }).code !== '55006') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  });
 }
 
 /** A database of this test file's own, cloned from the migrated template (cheap: a file copy inside Postgres). */
