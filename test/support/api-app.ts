@@ -4,6 +4,7 @@ import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ApiModule } from '../../apps/api/api.module';
 import { configureApp } from '../../apps/api/http/configure-app';
+import { deleteQueueKeys } from './queue-keys';
 import { createTestDatabase, type TestDatabase, testQueuePrefix, TEST_REDIS_URL } from './test-database';
 
 /** A running api on an ephemeral port, with its own database, exactly as main.ts configures it. */
@@ -46,6 +47,8 @@ export async function startApi(
     close: async () => {
       await app.close();
       await database.drop();
+      // Leave the shared Redis as found (a test pointing the api at an unreachable Redis has nothing to remove).
+      if (config.redis.url === TEST_REDIS_URL) await deleteQueueKeys(config.redis.queuePrefix, TEST_REDIS_URL);
     },
   };
 }

@@ -4,6 +4,7 @@ import { EngineModule, type EngineSettings, ExecutionService, type ExecutionView
 import { PersistenceModule } from '@jibe/persistence';
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { deleteQueueKeys } from './queue-keys';
 import { createTestDatabase, type TestDatabase, testQueuePrefix, TEST_REDIS_URL } from './test-database';
 
 /** The engine in one process (service + processor + sweeper) on a database and queue prefix of its own. */
@@ -71,6 +72,8 @@ export async function startEngine(
     close: async () => {
       await app.close();
       if (!options.database) await database.drop();
+      // A prefix the caller passed may be shared with other instances; only this harness's own is removed.
+      if (!options.queuePrefix) await deleteQueueKeys(config.redis.queuePrefix, TEST_REDIS_URL);
     },
   };
 }
