@@ -10,7 +10,7 @@ import {
 } from './index';
 import { branchDeployContext } from './branch-deploy-context';
 
-const fixtures = resolve(__dirname, '../../../shared/fixtures/spinnaker');
+const fixtures = resolve(__dirname, '../../test/fixtures/spinnaker');
 const readFixture = (name: string): unknown => JSON.parse(readFileSync(resolve(fixtures, name), 'utf8'));
 const ctx = branchDeployContext();
 

@@ -16,7 +16,7 @@ import { configureApp } from '../../apps/api/http/configure-app';
 import { createBenchEnvironment } from '../support/bench-engine';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7);
-const FIXTURES = process.env['JIBE_FIXTURES_DIR'] ?? resolve(__dirname, '../../../shared/fixtures/manifests');
+const FIXTURES = process.env['JIBE_FIXTURES_DIR'] ?? resolve(__dirname, '../fixtures/manifests');
 const GUESTBOOK = join(FIXTURES, '01-guestbook');
 const CLUSTER = 'bench';
 /** Simulated pod start-up (ms): 0 is the simulator's default; a real cluster takes seconds (BENCH_POD_START_MS). */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api-app';
 import { httpClient } from '../support/http-client';
 
-const FIXTURES = join(__dirname, '../../../shared/fixtures/spinnaker');
+const FIXTURES = join(__dirname, '../fixtures/spinnaker');
 const load = (file: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as Record<string, unknown>;
 

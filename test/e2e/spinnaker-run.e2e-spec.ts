@@ -13,7 +13,7 @@ import {
 
 // Real exported Spinnaker pipelines RUN against the simulator: loaded unedited, their `account` fields mapped to
 // a simulated account in the test, saved and executed over HTTP.
-const FIXTURES = join(__dirname, '../../../shared/fixtures/spinnaker');
+const FIXTURES = join(__dirname, '../fixtures/spinnaker');
 const ACCOUNT = 'sim-staging';
 let env: SimApi;
 

@@ -98,5 +98,5 @@ export class Kubectl {
   }
 }
 
-/** The shared fixture manifests (../shared next to the repository; JIBE_FIXTURES_DIR overrides). */
-export const FIXTURES = process.env.JIBE_FIXTURES_DIR ?? resolve(__dirname, '../../../shared/fixtures/manifests');
+/** The fixture manifests (test/fixtures/manifests; JIBE_FIXTURES_DIR overrides). */
+export const FIXTURES = process.env.JIBE_FIXTURES_DIR ?? resolve(__dirname, '../fixtures/manifests');
