@@ -1,0 +1,6 @@
+import { beforeEach, it } from 'vitest';
+
+beforeEach(() => {
+  throw new Error('per-test setup broke');
+});
+it('fails through its beforeEach', () => undefined);
