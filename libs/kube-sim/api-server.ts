@@ -1,4 +1,5 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { TLSSocket } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { type ClusterApi, PATCH_CONTENT_TYPES, type PropagationPolicy, type Subresource } from './cluster-api';
 import { coreVersions, group, groupList, openApiDocument, openApiIndex, resourceList, versionBody } from './discovery';
@@ -21,6 +22,8 @@ export interface RequestInfo {
   contentType: string;
   userAgent: string;
   verb: Verb;
+  /** Who the request authenticated as, when the cluster checks credentials ({@link ApiAuthentication}). */
+  user?: string;
   resource?: ResourceType;
   namespace?: string;
   name?: string;
@@ -41,6 +44,23 @@ export interface PodLogSource {
   read(pod: KubeObject, container: string | undefined, previous: boolean): { lines: string[]; finished: boolean };
 }
 
+/**
+ * How the API server authenticates requests, as kube-apiserver does: a client certificate that the TLS layer verified
+ * against the client CA (the user is its CN, as with `--client-ca-file`), else a bearer token that `token` accepts
+ * (like a token file or a webhook token authenticator). A request without credentials is anonymous and may only read
+ * the public paths (`/version`, `/healthz`, `/livez`, `/readyz`); anything else, and any request whose credentials do
+ * not check out, gets kube-apiserver's 401 Status.
+ */
+export interface ApiAuthentication {
+  /** The user a bearer token authenticates, or undefined to refuse it. Asked on every request, so tokens can rotate. */
+  token?: (token: string) => string | undefined;
+}
+
+/** Paths kube-apiserver's default RBAC lets anonymous users read (system:public-info-viewer). */
+const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+const UNAUTHORIZED = new StatusError(401, 'Unauthorized', 'Unauthorized');
+
 export interface ApiServerDeps {
   api: ClusterApi;
   registry: ResourceRegistry;
@@ -48,6 +68,8 @@ export interface ApiServerDeps {
   hooks: ApiHooks;
   logs: PodLogSource;
   bookmarkIntervalMs: number;
+  /** Without it every request is let in (plain-HTTP simulators for tests and local mode). */
+  authentication?: ApiAuthentication;
 }
 
 interface ResourcePath {
@@ -169,6 +191,7 @@ export class ApiServer {
       userAgent: req.headers['user-agent'] ?? '',
       verb: 'other',
     };
+    if (this.deps.authentication) info.user = this.authenticate(req, path, this.deps.authentication);
     const segs = path.split('/').filter((s) => s.length > 0);
     let rp: ResourcePath | undefined;
     let apiVersion: string | undefined;
@@ -194,6 +217,24 @@ export class ApiServer {
     }
     const accept = req.headers.accept ?? '';
     await this.serveResource(req, res, info, rp, accept);
+  }
+
+  /** The authenticated user, `system:anonymous` on a public path, or a thrown 401. */
+  private authenticate(req: IncomingMessage, path: string, auth: ApiAuthentication): string {
+    // The certificate is tried first and, if it does not check out, the token after it: kube-apiserver's union
+    // authenticator answers 401 only when every authenticator has failed.
+    const socket = req.socket;
+    if (socket instanceof TLSSocket && socket.authorized) {
+      const cn = socket.getPeerCertificate().subject?.CN;
+      if (cn) return Array.isArray(cn) ? (cn[0] ?? '') : cn;
+    }
+    const header = req.headers.authorization;
+    const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const user = bearer ? auth.token?.(bearer) : undefined;
+    if (user) return user;
+    const presented = header !== undefined || (socket instanceof TLSSocket && socket.getPeerCertificate().subject);
+    if (!presented && PUBLIC_PATHS.has(path)) return 'system:anonymous';
+    throw UNAUTHORIZED;
   }
 
   private verbOf(method: string, rp: ResourcePath, q: URLSearchParams): Verb {

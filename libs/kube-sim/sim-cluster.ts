@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import { type Server as TlsServer, createServer as createTlsServer } from 'node:https';
 import { type Socket } from 'node:net';
-import { ApiServer, type RequestInfo } from './api-server';
+import { type ApiAuthentication, ApiServer, type RequestInfo } from './api-server';
 import { ClusterApi } from './cluster-api';
 import {
   type Controller,
@@ -46,6 +47,18 @@ export interface ClusterOptions {
   bookmarkIntervalMs?: number;
   /** Real-time window of watch history; resuming from an older resourceVersion gets 410 Gone (default 10 min). */
   historyWindowMs?: number;
+  /** Serve HTTPS instead of plain HTTP, as a real API server does. */
+  tls?: SimTlsOptions;
+  /** Check credentials as a real API server does (see {@link ApiAuthentication}); default: let every request in. */
+  authentication?: ApiAuthentication;
+}
+
+/** The serving certificate of an HTTPS simulated cluster (PEM), and the CA its client certificates must chain to. */
+export interface SimTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Like kube-apiserver's `--client-ca-file`: client certificates signed by it authenticate as their CN. */
+  clientCa?: string | Buffer;
 }
 
 /** One request as the simulator received it, for assertions on what a client sent. */
@@ -56,6 +69,8 @@ export interface LoggedRequest {
   contentType: string;
   verb: string;
   userAgent: string;
+  /** The authenticated user, when the cluster checks credentials. */
+  user?: string;
 }
 
 /** One simulated Kubernetes cluster: its API server, store, controllers, clock and faults. */
@@ -68,7 +83,7 @@ export class SimCluster {
   readonly registry = new ResourceRegistry();
   private readonly store: ObjectStore;
   private readonly queue: WorkQueue;
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
   private readonly apiServer: ApiServer;
   private readonly sockets = new Set<Socket>();
   private readonly log: LoggedRequest[] = [];
@@ -135,6 +150,7 @@ export class SimCluster {
       minorVersion: opts.kubernetesMinor ?? '32',
       logs: kubelet,
       bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 5000,
+      ...(opts.authentication ? { authentication: opts.authentication } : {}),
       hooks: {
         beforeRequest: (info) => {
           this.record(info);
@@ -143,7 +159,20 @@ export class SimCluster {
         takeWatchExpiry: (info) => this.faults.takeWatchExpiry(info),
       },
     });
-    this.server = createServer((req, res) => this.apiServer.handle(req, res));
+    const handler = this.apiServer.handle.bind(this.apiServer);
+    const tls = opts.tls;
+    // A client certificate is asked for but not required, and one that fails verification still connects: the API
+    // server answers 401 then (kube-apiserver verifies client certificates in its authenticator, not the handshake).
+    this.server = tls
+      ? createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          handler,
+        )
+      : createServer(handler);
     this.server.keepAliveTimeout = 30_000;
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -205,6 +234,7 @@ export class SimCluster {
       contentType: info.contentType,
       verb: info.verb,
       userAgent: info.userAgent,
+      ...(info.user !== undefined ? { user: info.user } : {}),
     });
   }
 
@@ -234,9 +264,9 @@ export class SimCluster {
     await this.listen(this.boundPort);
   }
 
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT`, or `https://` when the cluster serves TLS. */
   get url(): string {
-    return `http://${this.host}:${this.boundPort}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.host}:${this.boundPort}`;
   }
 
   get port(): number {

@@ -85,11 +85,15 @@ export class DiscoveringObjectApi extends KubernetesObjectApi {
   }
 }
 
-/** A request failed before any HTTP answer: refused, timed out, reset, or the name did not resolve. */
+/**
+ * A request failed before any HTTP answer: refused, timed out, reset, the name did not resolve, or the server's TLS
+ * certificate could not be trusted (`untrusted`: a configuration problem that retrying cannot fix).
+ */
 export class ConnectionFailure extends Error {
   constructor(
     message: string,
     readonly timedOut: boolean,
+    readonly untrusted = false,
   ) {
     super(message);
     this.name = 'ConnectionFailure';
@@ -264,6 +268,12 @@ export class AccountClient {
       : code
         ? `${code}${cause?.message ? ` (${cause.message})` : ''}`
         : (cause?.message ?? (error as Error).message);
+    if (UNTRUSTED_CERTIFICATE.has(code))
+      return new ConnectionFailure(
+        `the TLS certificate of ${this.server} is not trusted by the account's certificate authority: ${cause?.message ?? code} (${code})`,
+        false,
+        true,
+      );
     const message = `cannot reach ${this.server}: ${what}: ${reason}`;
     if (['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
       // A cluster that refused or never answered a connection will not answer the next one in a moment either.
@@ -273,6 +283,20 @@ export class AccountClient {
     return new ConnectionFailure(message, connectTimeout);
   }
 }
+
+/** OpenSSL's and Node's codes for a server certificate that does not verify against the account's CA. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 interface TlsOptions {
   ca?: Buffer;

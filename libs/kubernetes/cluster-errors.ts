@@ -12,13 +12,16 @@ interface Status {
 /**
  * Turns whatever a call to an account's cluster threw into the port's errors, naming the account and what failed:
  * a retry may help (no connection, timeout, 429, 5xx, 409 from a concurrent writer) → TransientError; otherwise
+ * (an untrusted server certificate among them)
  * → ClusterError with Kubernetes' own Status message and reason. A server-side apply conflict over field
  * ownership is a 409 too, but retrying cannot resolve it (only `force` can), so it is a ClusterError.
  */
 export function toPortError(account: string, what: string, error: unknown): Error {
   if (error instanceof ClusterError || error instanceof TransientError) return error;
-  if (error instanceof ConnectionFailure)
-    return new TransientError(`account ${account}: ${what}: ${withoutDiscoveryPrefix(error.message)}`);
+  if (error instanceof ConnectionFailure) {
+    const message = `account ${account}: ${what}: ${withoutDiscoveryPrefix(error.message)}`;
+    return error.untrusted ? new ClusterError(message, account) : new TransientError(message);
+  }
   if (error instanceof ApiException) {
     const code = error.code;
     const status = parseStatus(error.body);
