@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   ApiException,
   CoreV1Api,
@@ -33,7 +35,12 @@ export interface AccountClientDeps {
   readonly simulatedClusters: SimulatedClusters | undefined;
   /** The GKE API, for accounts whose endpoint is not in the config (tests point it elsewhere). */
   readonly gkeApiUrl: string;
+  /** Where `inCluster` accounts read the pod's service account (default {@link SERVICE_ACCOUNT_DIR}). */
+  readonly serviceAccountDir?: string;
 }
+
+/** Where the kubelet mounts a pod's service account: `token`, `ca.crt` and `namespace`. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
  * Marks the JSON a request got back. client-node's KubernetesObjectApi deserializes responses into its typed
@@ -173,7 +180,7 @@ export class AccountClient {
       case 'inCluster': {
         const kc = new KubeConfig();
         try {
-          if (account.kind === 'inCluster') kc.loadFromCluster();
+          if (account.kind === 'inCluster') loadInCluster(kc, deps.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
           else kc.loadFromFile(expandHome(account.kubeconfig));
         } catch (error) {
           throw new ClusterError(
@@ -192,13 +199,19 @@ export class AccountClient {
         const cluster = kc.getCurrentCluster();
         const user = kc.getCurrentUser();
         if (!cluster) throw new ClusterError(`account ${account.name}: the kubeconfig names no cluster`, account.name);
-        const tls: TlsOptions = {
-          ca: bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined,
-          cert: bufferFromFileOrString(user?.certFile, user?.certData) ?? undefined,
-          key: bufferFromFileOrString(user?.keyFile, user?.keyData) ?? undefined,
-          rejectUnauthorized: !cluster.skipTLSVerify,
-          servername: cluster.tlsServerName,
-        };
+        let tls: TlsOptions;
+        try {
+          tls = {
+            ca: bufferFromFileOrString(cluster.caFile, cluster.caData) ?? undefined,
+            cert: bufferFromFileOrString(user?.certFile, user?.certData) ?? undefined,
+            key: bufferFromFileOrString(user?.keyFile, user?.keyData) ?? undefined,
+            rejectUnauthorized: !cluster.skipTLSVerify,
+            servername: cluster.tlsServerName,
+          };
+        } catch (error) {
+          // A CA, certificate or key file the kubeconfig (or the pod's service account) names but that cannot be read.
+          throw new ClusterError(`account ${account.name}: ${(error as Error).message}`, account.name);
+        }
         // KubeConfig works out the Authorization header (static token, exec plugin, OIDC…) and refreshes it.
         const authenticate = async () => {
           const opts: { headers?: Record<string, string>; auth?: string } = {};
@@ -317,6 +330,27 @@ function wrapRaw(status: number, contentType: string | undefined, text: string):
   const kind = (parsed as { kind?: unknown } | null)?.kind;
   if (typeof kind !== 'string' || PARSED_BY_CLIENT.has(kind)) return text;
   return JSON.stringify({ apiVersion: RAW_API_VERSION, kind: RAW_KIND, metadata: {}, raw: parsed });
+}
+
+/**
+ * The pod's own credentials, as client-node's `loadFromCluster` reads them but from `dir`: the API server from the
+ * KUBERNETES_SERVICE_HOST and _PORT variables the kubelet sets in every container (read by client-node), its CA from
+ * `ca.crt`, and the bearer token from `token` through client-node's file authenticator, which reads the file again
+ * once it is a minute old (as client-go does), so the projected token the kubelet rotates is picked up.
+ */
+function loadInCluster(kc: KubeConfig, dir: string): void {
+  kc.loadFromCluster();
+  const cluster = kc.getCurrentCluster();
+  // Unset, the variables make "https://undefined:undefined".
+  if (!cluster || !URL.canParse(cluster.server) || new URL(cluster.server).hostname === 'undefined')
+    throw new Error('KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: Jibe is not running in a pod');
+  const tokenFile = join(dir, 'token');
+  // Read once here so that a missing mount fails the account's first use by name, not each request later.
+  readFileSync(tokenFile);
+  kc.loadFromClusterAndUser(
+    { ...cluster, caFile: join(dir, 'ca.crt') },
+    { name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile } } },
+  );
 }
 
 function expandHome(path: string): string {

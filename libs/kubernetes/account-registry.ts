@@ -11,6 +11,8 @@ export interface AccountRegistryOptions {
   readonly simulatedClusters?: SimulatedClusters;
   /** Base URL of the GKE API (default `https://container.googleapis.com`). */
   readonly gkeApiUrl?: string;
+  /** Where `inCluster` accounts read the pod's service account (default: the kubelet's mount). */
+  readonly serviceAccountDir?: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export class AccountRegistry {
         tokenSource: this.options.tokenSource,
         simulatedClusters: this.options.simulatedClusters,
         gkeApiUrl: this.options.gkeApiUrl ?? 'https://container.googleapis.com',
+        serviceAccountDir: this.options.serviceAccountDir,
       });
       this.clients.set(name, client);
       client.catch(() => this.clients.delete(name));
