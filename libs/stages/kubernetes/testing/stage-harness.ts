@@ -7,7 +7,19 @@ import {
   TransientError,
 } from '@jibe/domain';
 import { ClusterPort } from '../cluster.port';
-import { type InMemoryCluster } from './in-memory-cluster';
+
+/**
+ * The cluster a stage spec runs against: the in-memory fake (`InMemoryCluster`), or the real adapter over HTTP to
+ * the simulator (`startStageSimulator` in test/support/stage-simulator.ts). A cluster with a clock of its own
+ * says so with `now` and `advance`: when a task waits, the harness moves that clock by the same amount, so the
+ * cluster's controllers progress exactly as far as the stage's own clock says time has passed.
+ */
+export type HarnessCluster = ClusterPort & {
+  /** The cluster's time (ms since the epoch); the stage starts at it unless `now` is given. */
+  now?(): number;
+  /** Lets `ms` of the cluster's time pass (its controllers run meanwhile). */
+  advance?(ms: number): Promise<void>;
+};
 
 /** One run of a stage the way the engine runs it, on a manual clock; for stage specs only. */
 export interface StageRun {
@@ -23,7 +35,7 @@ export interface StageRun {
 }
 
 export interface HarnessOptions {
-  cluster: InMemoryCluster;
+  cluster: HarnessCluster;
   ports?: [PortToken<unknown>, unknown][];
   application?: string;
   now?: number;
@@ -45,13 +57,14 @@ export async function runStage(
 ): Promise<StageRun> {
   const parsed = definition.config.safeParse(config);
   if (!parsed.success) throw new Error(`config rejected: ${parsed.error.message}`);
+  const now = options.now ?? options.cluster.now?.() ?? 1_000_000;
   const state: StageRun = {
     status: 'RUNNING',
     context: { ...(parsed.data as Record<string, unknown>) },
     outputs: {},
     runs: [],
-    now: options.now ?? 1_000_000,
-    startTime: options.now ?? 1_000_000,
+    now,
+    startTime: now,
   };
   return continueStage(definition, state, options);
 }
@@ -77,7 +90,7 @@ export async function continueStage(
       result = await task.run(contextFor(state, options, startTime));
     } catch (error) {
       if (error instanceof TransientError) {
-        state.now += error.retryAfterMs ?? 1000;
+        await wait(state, options, error.retryAfterMs ?? 1000);
         continue;
       }
       throw error;
@@ -86,12 +99,18 @@ export async function continueStage(
     if (result.status !== 'RUNNING' && result.outputs) state.outputs = { ...state.outputs, ...result.outputs };
     if (result.status === 'TERMINAL') return { ...state, status: 'TERMINAL', error: result.error };
     if (result.status === 'RUNNING') {
-      state.now += result.retryAfterMs;
+      await wait(state, options, result.retryAfterMs);
       continue;
     }
     index += 1;
   }
   return { ...state, status: 'SUCCEEDED' };
+}
+
+/** What the engine's delayed message amounts to: the stage's clock and the cluster's move on together. */
+async function wait(state: StageRun, options: HarnessOptions, ms: number): Promise<void> {
+  state.now += ms;
+  await options.cluster.advance?.(ms);
 }
 
 /** Runs one task once against a state, returning its raw result (idempotency specs run a task twice). */
