@@ -12,6 +12,7 @@ import { HealthController } from './health/health.controller';
 import { RedisHealth } from './health/redis-health';
 import { httpLoggerOptions } from './http/http-logger-options';
 import { LocalModeShutdown } from './local-mode/local-mode-shutdown';
+import { MetricsController } from './metrics/metrics.controller';
 import { OpenApiController } from './openapi/openapi.controller';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { PipelinesService } from './pipelines/pipelines.service';
@@ -36,6 +37,7 @@ export class ApiModule {
       ],
       controllers: [
         HealthController,
+        MetricsController,
         OpenApiController,
         ApplicationsController,
         PipelinesController,

@@ -20,7 +20,9 @@ export const REDACTED_PATHS = [
  * Logs an error as its type, message, code and stack only. Errors carry more than that: TypeORM's QueryFailedError
  * holds the query's `parameters` (a whole pipeline's JSON) and the driver's error; none of it belongs in a log.
  */
-export function serializeError(err: unknown): { type: string; message: string; code?: string; stack?: string } {
+export function serializeError(value: unknown): { type: string; message: string; code?: string; stack?: string } {
+  // pino-http (so every nestjs-pino logger) hands `err` serializers pino's own serialization, the error in `raw`.
+  const err = (value as { raw?: unknown } | null)?.raw ?? value;
   if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
   const code = (err as { code?: unknown }).code;
   return {

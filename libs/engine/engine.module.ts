@@ -29,6 +29,7 @@ import {
   type RetentionPolicy,
   RetentionService,
 } from './retention.service';
+import { MetricsService } from './metrics.service';
 import { SweeperService } from './sweeper.service';
 
 export interface EngineModuleOptions {
@@ -54,6 +55,7 @@ export class EngineModule {
       ExecutionRunner,
       ExecutionTransactor,
       ExecutionService,
+      MetricsService,
       { provide: STAGE_REGISTRY, useValue: options.registry ?? stageRegistry },
       {
         provide: ENGINE_SETTINGS,
@@ -106,6 +108,7 @@ export class EngineModule {
         ExecutionService,
         EngineQueue,
         EngineClock,
+        MetricsService,
         ...(options.consume ? [SweeperService, RetentionService] : []),
       ],
     };

@@ -8,3 +8,4 @@ export { SweeperService } from './sweeper.service';
 export { RetentionService, type RetentionPolicy, DEFAULT_RETENTION_POLICY } from './retention.service';
 export { type EngineSettings, DEFAULT_ENGINE_SETTINGS, type PortBinding } from './engine.tokens';
 export { MESSAGE_KINDS, type EngineMessage, jobIdOf } from './engine-message';
+export { MetricsService, LEASE_LOST_REASONS, type LeaseLostReason } from './metrics.service';

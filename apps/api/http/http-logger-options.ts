@@ -22,8 +22,8 @@ export function httpLoggerOptions(config: JibeConfig): Params {
   return {
     pinoHttp: {
       ...base,
-      // Health probes every few seconds would drown the log.
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // Health probes and metrics scrapes every few seconds would drown the log.
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       customLogLevel: requestLogLevel,
       // One short line per request: headers may carry credentials and are noise anyway.
       serializers: {

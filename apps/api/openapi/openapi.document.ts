@@ -47,6 +47,7 @@ const page = (item: z.ZodType) => z.object({ items: z.array(item), nextCursor: z
 export const apiRoutes: readonly ApiRoute[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', response: z.object({ status: z.literal('ok') }) },
   { method: 'get', path: '/readyz', summary: 'Readiness: Postgres and Redis answer' },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (text exposition format)' },
   { method: 'get', path: '/api/docs', summary: 'This OpenAPI document' },
   {
     method: 'get',
