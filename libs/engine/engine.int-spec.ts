@@ -4,8 +4,13 @@ import { stageRegistry } from '@jibe/stages';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { eventually } from '../../test/support/engine-fixtures';
 import { type EngineHarness, startEngine } from '../../test/support/engine-harness';
+import { EngineClock } from './engine-clock';
+import { jobIdOf } from './engine-message';
+import { EngineQueue } from './engine.queue';
 import { RetentionService } from './retention.service';
+import { SweeperService } from './sweeper.service';
 
 /** A stage type for these tests: a task outside the transaction that fails transiently `failures` times first. */
 const attemptsByStage = new Map<string, number>();
@@ -235,8 +240,8 @@ describe('retries and pauses meet', () => {
     const running = await engine.waitFor(started.id, (e) => e.stages[0]!.tasks[0]?.status === 'RUNNING');
     await engine.executions.pause(started.id);
     await engine.executions.resume(started.id);
-    // Well within the 5-minute task lease: the running task's own result is what completes the stage.
-    const done = await engine.waitFor(started.id, undefined, 5_000);
+    // Well within the 5-minute task lease: the running task's own result is what completes the stage, not a rerun.
+    const done = await engine.waitFor(started.id, undefined, 60_000);
     expect(done.status).toBe('SUCCEEDED');
     expect(runsByStage.get(running.stages[0]!.id)).toBe(1);
   });
@@ -300,25 +305,89 @@ describe('parameters and expressions', () => {
   });
 
   it('refuses hostile expressions and runs nothing they ask for', async () => {
-    const hostile = [
-      "${ trigger.constructor.constructor('return process')() }",
-      '${ T(java.lang.Runtime).getRuntime().exec("id") }',
-      "${ ''['__proto__'] }",
-      '${ new java.io.File("/") }',
-    ];
-    for (const waitTime of hostile) {
-      const done = await run([wait('h', [], { waitTime })]);
-      expect(done.status, waitTime).toBe('TERMINAL');
-      expect(done.stages[0]!.error, waitTime).toMatchObject({
-        code: 'EXPRESSION_FAILED',
-        details: [{ path: 'waitTime' }],
-      });
+    // Probes that any naive evaluation would set off: a global a JavaScript payload calls, a getter inherited by every
+    // object (an evaluator that reads inherited properties runs it), and an inherited method under a name the parser
+    // allows (an evaluator that calls whatever method it finds runs it). Prototypes are snapshotted before the probes
+    // go in and compared after they are removed, so a payload that polluted or replaced anything shows up as well.
+    // Fails if readOwnData reads inherited properties (`key in target ? target[key]`), or if callMethod calls a
+    // receiver's own JavaScript method when it is not in its type's whitelist: checked by making each change once.
+    const builtins = { Object, Function, Array, String, Number, Boolean, RegExp, Promise, Map, Set };
+    // Every own property of each builtin and its prototype, with values and accessors by identity (a replaced method
+    // shows, and nothing is read through a getter).
+    const identities = new Map<unknown, number>();
+    const identity = (value: unknown): string => {
+      if ((typeof value !== 'object' || value === null) && typeof value !== 'function') return String(value);
+      if (!identities.has(value)) identities.set(value, identities.size);
+      return `#${identities.get(value)}`;
+    };
+    const describe = (target: object): string[] =>
+      Reflect.ownKeys(target)
+        .map((key) => {
+          const d = Object.getOwnPropertyDescriptor(target, key) as Record<string, unknown>;
+          const flags = `${String(d['enumerable'])}/${String(d['configurable'])}/${String(d['writable'])}`;
+          return `${String(key)} value=${identity(d['value'])} get=${identity(d['get'])} set=${identity(d['set'])} ${flags}`;
+        })
+        .sort();
+    const snapshot = () =>
+      Object.fromEntries(
+        Object.entries(builtins).map(([name, type]) => [
+          name,
+          { prototype: describe(type.prototype as object), statics: describe(type) },
+        ]),
+      );
+    const before = snapshot();
+    const ran: string[] = [];
+    const globals = globalThis as Record<string, unknown>;
+    globals['jibeHostile'] = (label: string) => ran.push(`payload: ${label}`);
+    Object.defineProperty(Object.prototype, 'jibeProbe', {
+      configurable: true,
+      get: () => ran.push('an inherited getter was read'),
+    });
+    Object.defineProperty(Object.prototype, 'equalsIgnoreCase', {
+      configurable: true,
+      writable: true,
+      value: () => ran.push('an inherited method was called'),
+    });
+    try {
+      // The probes are live: plain JavaScript that reaches them records a marker.
+      const plain = JSON.parse('{}') as Record<string, unknown> & { equalsIgnoreCase(): void };
+      void plain['jibeProbe'];
+      plain.equalsIgnoreCase();
+      expect(ran).toEqual(['an inherited getter was read', 'an inherited method was called']);
+      ran.length = 0;
+
+      const hostile = [
+        // JavaScript payloads: evaluated as JavaScript, each calls jibeHostile or pollutes Object.prototype.
+        '${ trigger.constructor.constructor(\'globalThis.jibeHostile("constructor chain")\')() }',
+        "${ trigger['con' + 'structor']['con' + 'structor']('globalThis.jibeHostile(\"computed keys\")')() }",
+        '${ new Function(\'globalThis.jibeHostile("new")\')() }',
+        "${ trigger['__proto__'].jibePolluted = 'yes' }",
+        // SpEL's own escape hatches, refused rather than resolved.
+        '${ T(java.lang.Runtime).getRuntime().exec("id") }',
+        // Valid syntax that reaches a probe if names resolve through the prototype chain or methods are not checked.
+        '${ trigger.jibeProbe }',
+        "${ parameters['jibe' + 'Probe'].size() }",
+        "${ trigger['__pro' + 'to__'] }",
+        "${ trigger.equalsIgnoreCase('x') }",
+        "${ {1, 2}.equalsIgnoreCase('x') }",
+      ];
+      for (const waitTime of hostile) {
+        const done = await run([wait('h', [], { waitTime })]);
+        expect(ran, waitTime).toEqual([]);
+        expect(done.status, waitTime).toBe('TERMINAL');
+        expect(done.stages[0]!.error, waitTime).toMatchObject({
+          code: 'EXPRESSION_FAILED',
+          details: [{ path: 'waitTime' }],
+        });
+      }
+      expect(ran).toEqual([]);
+    } finally {
+      delete globals['jibeHostile'];
+      Reflect.deleteProperty(Object.prototype, 'jibeProbe');
+      Reflect.deleteProperty(Object.prototype, 'equalsIgnoreCase');
     }
-    // Nothing reached a real constructor or prototype: they are untouched in this process.
-    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(
-      Object.getOwnPropertyNames(Object.getPrototypeOf({}) as object).sort(),
-    );
-    expect(typeof (globalThis as Record<string, unknown>)['process']).toBe('object');
+    expect(snapshot()).toEqual(before);
+    expect(globals['jibePolluted']).toBeUndefined();
   });
 });
 
@@ -381,23 +450,6 @@ describe('control operations', () => {
     await expect(engine.executions.cancel(started.id, 'dave', 'again')).rejects.toMatchObject({
       code: 'ALREADY_FINISHED',
     });
-  });
-
-  it('pauses and resumes: nothing moves while paused, and paused time does not count against timeouts', async () => {
-    const started = await engine.executions.start(
-      await pipeline([wait('a', [], { waitTime: 1, stageTimeoutMs: 1500 }), wait('b', ['a'])]),
-      {},
-    );
-    await engine.waitFor(started.id, (e) => e.stages[0]!.status === 'RUNNING');
-    await engine.executions.pause(started.id);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const paused = await engine.executions.get(started.id);
-    expect(paused.status).toBe('PAUSED');
-    expect(statuses(paused)).toEqual({ a: 'RUNNING', b: 'NOT_STARTED' });
-    await engine.executions.resume(started.id);
-    const done = await engine.waitFor(started.id);
-    expect(done.status).toBe('SUCCEEDED');
-    expect(done.paused!.pausedMs).toBeGreaterThanOrEqual(1400);
   });
 
   it('skips a running stage; downstream runs as after a success', async () => {
@@ -486,9 +538,16 @@ describe('notifications and retention', () => {
     client.on('notification', (n) => seen.push(JSON.parse(n.payload!) as { id: string; status: string }));
     await client.query(`LISTEN ${EXECUTION_CHANNEL}`);
     const done = await run([wait('a'), wait('b', ['a'])]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The final NOTIFY is delivered on its own schedule: wait for it rather than for a fixed moment.
+    const mine = await eventually(
+      'the NOTIFY of the final status arrives',
+      () => {
+        const statusesSeen = seen.filter((n) => n.id === done.id).map((n) => n.status);
+        return Promise.resolve(statusesSeen.includes('SUCCEEDED') ? statusesSeen : undefined);
+      },
+      30_000,
+    );
     await client.end();
-    const mine = seen.filter((n) => n.id === done.id).map((n) => n.status);
     expect(mine[0]).toBe('NOT_STARTED');
     expect(mine).toContain('RUNNING');
     expect(mine[mine.length - 1]).toBe('SUCCEEDED');
@@ -523,47 +582,171 @@ describe('notifications and retention', () => {
   });
 });
 
-describe('task leases', () => {
-  it('renews the lease of a task that outlives it, so a slow task is never run twice at once', async () => {
-    const slowRuns = new Map<string, number>();
-    const longStage = defineStage({
-      type: 'long',
-      description: 'test: a task outside the transaction taking three leases',
-      config: z.looseObject({}),
-      tasks: [
-        {
-          name: 'long',
-          run: async (context: TaskContext): Promise<TaskResult> => {
-            slowRuns.set(context.stage.id, (slowRuns.get(context.stage.id) ?? 0) + 1);
-            await new Promise((resolve) => setTimeout(resolve, 3_000));
-            return { status: 'SUCCEEDED' };
-          },
+describe('on a clock the test moves', () => {
+  // Leases, timeouts and paused time are measured on the engine's clock. Here it stands still unless the test moves
+  // it, so what these tests check follows from the order of events they wait for, never from how fast this machine
+  // happens to be.
+  const LEASE_MS = 1_000;
+  const SWEEP_GRACE_MS = 200;
+  let clocked: EngineHarness;
+  let now = Date.now();
+  const advance = (ms: number) => (now += ms);
+
+  /** A task outside the transaction that holds on until the test lets it go; runs counted per stage. */
+  const heldRuns = new Map<string, number>();
+  let releaseHeld: () => void = () => undefined;
+  let held = Promise.resolve();
+  const heldStage = defineStage({
+    type: 'held',
+    description: 'test: a task outside the transaction that runs until the test releases it',
+    config: z.looseObject({}),
+    tasks: [
+      {
+        name: 'held',
+        run: async (context: TaskContext): Promise<TaskResult> => {
+          heldRuns.set(context.stage.id, (heldRuns.get(context.stage.id) ?? 0) + 1);
+          await held;
+          return { status: 'SUCCEEDED' };
         },
-      ],
-    });
-    const leased = await startEngine({
-      registry: stageRegistry.with([longStage]),
-      settings: { taskLeaseMs: 1_000, sweepGraceMs: 200, sweepIntervalMs: 200 },
-    });
-    try {
-      await leased.app
-        .get(ApplicationRepository)
-        .create('shop', { email: null, description: null, attributes: {} }, 'test');
-      await leased.app.get(PipelineRepository).create(
-        'long',
-        {
-          application: 'shop',
-          name: 'Long',
-          config: { application: 'shop', name: 'Long', stages: [{ refId: 'l', type: 'long' }] },
-        },
-        'test',
-      );
-      const started = await leased.executions.start('long', {});
-      const done = await leased.waitFor(started.id, undefined, 15_000);
-      expect(done.status).toBe('SUCCEEDED');
-      expect(slowRuns.get(done.stages[0]!.id)).toBe(1);
-    } finally {
-      await leased.close();
-    }
+      },
+    ],
   });
+
+  async function startOnClock(stages: Record<string, unknown>[]) {
+    const id = `clocked${++pipelineSeq}`;
+    await clocked.app
+      .get(PipelineRepository)
+      .create(id, { application: 'shop', name: id, config: { application: 'shop', name: id, stages } }, 'test');
+    return clocked.executions.start(id, {});
+  }
+
+  async function stageRow(executionId: string, stageId: string) {
+    const stages = await clocked.app.get(ExecutionRepository).stagesOf([executionId]);
+    return stages.find((s) => s.id === stageId)!;
+  }
+
+  beforeAll(async () => {
+    clocked = await startEngine({
+      registry: stageRegistry.with([heldStage]),
+      // A lease is renewed every second of real time (its floor); the sweeper looks every 200 ms.
+      settings: { taskLeaseMs: LEASE_MS, sweepGraceMs: SWEEP_GRACE_MS, sweepIntervalMs: 200 },
+    });
+    clocked.app.get(EngineClock).now = () => now;
+    await clocked.app
+      .get(ApplicationRepository)
+      .create('shop', { email: null, description: null, attributes: {} }, 'test');
+  });
+  afterAll(async () => {
+    releaseHeld();
+    await clocked?.close();
+  });
+
+  it('renews the lease of a task that outlives it, so a slow task is never run twice at once', async () => {
+    // Fails if run-task.handler stops renewing (its setInterval body emptied): the first renewal never comes. Fails
+    // too if ExecutionRepository.renewLease stops moving due_at. Checked by making each change once.
+    held = new Promise((resolve) => (releaseHeld = resolve));
+    const started = await startOnClock([{ refId: 'h', type: 'held' }]);
+    const running = await clocked.waitFor(started.id, (e) => e.stages[0]!.tasks[0]?.status === 'RUNNING');
+    const stageId = running.stages[0]!.id;
+    const firstLease = await eventually(
+      'the task runs under its first lease',
+      async () => {
+        const row = await stageRow(started.id, stageId);
+        return heldRuns.get(stageId) === 1 && row.dueMessage === 'RunTask' ? row : undefined;
+      },
+      30_000,
+    );
+    expect(firstLease.dueAt).toBe(now + LEASE_MS);
+
+    // Each step moves the clock half a lease, then waits for the renewal that moves the lease ahead of it again:
+    // the lease never runs out while the task runs, however slowly this machine gets there.
+    const sweeper = clocked.app.get(SweeperService);
+    const renewals: number[] = [];
+    for (let step = 1; step <= 4; step++) {
+      advance(LEASE_MS / 2);
+      const renewed = await eventually(
+        `the lease is renewed after the clock moved ${step * (LEASE_MS / 2)} ms`,
+        async () => {
+          const row = await stageRow(started.id, stageId);
+          return row.dueAt === now + LEASE_MS ? row : undefined;
+        },
+        30_000,
+      );
+      expect(renewed.dueSeq, 'the same lease, renewed rather than taken again').toBe(firstLease.dueSeq);
+      renewals.push(renewed.dueAt!);
+      expect(await sweeper.sweep(), `nothing for the sweeper to take over at step ${step}`).toBe(0);
+    }
+    // The first lease would long have run out: without renewals the sweeper would have handed the task to another run.
+    expect(now - SWEEP_GRACE_MS).toBeGreaterThan(firstLease.dueAt!);
+    expect(renewals).toHaveLength(4);
+
+    releaseHeld();
+    const done = await clocked.waitFor(started.id, undefined, 60_000);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(heldRuns.get(stageId)).toBe(1);
+    expect(done.stages[0]!.tasks.map((t) => [t.status, t.attempts])).toEqual([['SUCCEEDED', 1]]);
+  }, 180_000);
+
+  it('pauses and resumes: nothing moves while paused, and paused time does not count against timeouts', async () => {
+    // Fails if RunTaskHandler lets a paused execution move (its PAUSED check dropped and PAUSED treated as RUNNING: the
+    // wake-up below ends the wait and starts "after"; the check merely dropped clears the due message and the
+    // execution never finishes), or if execution-runner's stageTimeout stops subtracting paused time (the judgment
+    // times out on its first check after resume). Checked by making each change once.
+    const started = await startOnClock([
+      { refId: 'w', type: 'wait', name: 'Wait w', waitTime: 60 },
+      { refId: 'after', type: 'wait', name: 'After w', waitTime: 0, requisiteStageRefIds: ['w'] },
+      { refId: 'j', type: 'manualJudgment', name: 'Approve', stageTimeoutMs: 5 * 60_000 },
+    ]);
+    const running = await clocked.waitFor(
+      started.id,
+      (e) => e.stages[0]!.status === 'RUNNING' && e.stages[2]!.status === 'RUNNING',
+    );
+    const [wId, , jId] = running.stages.map((s) => s.id);
+    await clocked.executions.pause(started.id);
+    // Ten minutes pass while paused: the wait is long over, and twice the judgment's timeout has gone by.
+    advance(10 * 60_000);
+    // The wake-ups of both running stages arrive while paused (sent here rather than waited for) and change nothing.
+    const queue = clocked.app.get(EngineQueue);
+    const wakes: { kind: 'RunTask'; executionId: string; stageId: string; seq: number }[] = [];
+    for (const stageId of [wId!, jId!]) {
+      const row = await stageRow(started.id, stageId);
+      expect(row.dueMessage).toBe('RunTask');
+      wakes.push({ kind: 'RunTask', executionId: started.id, stageId, seq: row.dueSeq });
+    }
+    await queue.send(wakes.map((wake) => ({ ...wake, delayMs: 0 })));
+    // A wake-up already scheduled under the same job id absorbed the send above: bring it forward instead.
+    for (const wake of wakes) {
+      const job = await queue.queue.getJob(jobIdOf(wake));
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    }
+    await eventually(
+      'the wake-ups are consumed',
+      async () => {
+        const states = await Promise.all(wakes.map((wake) => queue.queue.getJobState(jobIdOf(wake))));
+        return states.every((state) => state === 'unknown') ? true : undefined;
+      },
+      30_000,
+    );
+    const paused = await clocked.executions.get(started.id);
+    expect(paused.status).toBe('PAUSED');
+    expect(statuses(paused)).toEqual({ w: 'RUNNING', after: 'NOT_STARTED', j: 'RUNNING' });
+
+    const judgmentSeq = (await stageRow(started.id, jId!)).dueSeq;
+    await clocked.executions.resume(started.id);
+    // The judgment is checked again after resume (its timeout with it): it then waits under a new message, or ended.
+    const judgment = await eventually(
+      'the judgment is checked again after resume',
+      async () => {
+        const row = await stageRow(started.id, jId!);
+        return row.status !== 'RUNNING' || row.dueSeq > judgmentSeq ? row : undefined;
+      },
+      30_000,
+    );
+    expect(judgment.status).toBe('RUNNING');
+    await clocked.executions.judge(started.id, jId!, { judgmentStatus: 'continue' }, 'ann');
+    const done = await clocked.waitFor(started.id, undefined, 60_000);
+    expect(statuses(done)).toEqual({ w: 'SUCCEEDED', after: 'SUCCEEDED', j: 'SUCCEEDED' });
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.paused!.pausedMs).toBe(10 * 60_000);
+  }, 120_000);
 });
