@@ -8,6 +8,15 @@ const GUESTBOOK = join(FIXTURES, '01-guestbook');
 const PODINFO = join(FIXTURES, '03-podinfo/kustomize');
 const CONTROLLERS = join(FIXTURES, '05-k8s-docs-controllers');
 
+/** Polls `condition` until it holds (failing after a generous `timeoutMs`). */
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
   let sim: KubeSim;
   let kubectl: Kubectl;
@@ -32,14 +41,31 @@ describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
       /^namespaces\s+ns\s+v1\s+false/m,
     ])
       expect(resources).toMatch(line);
-    const ns = await kubectl.ok('get', 'ns', '-o', 'name');
-    expect(ns.trim().split('\n').sort()).toEqual([
-      'namespace/default',
-      'namespace/kube-node-lease',
-      'namespace/kube-public',
-      'namespace/kube-system',
-    ]);
+    // The other tests here add namespaces to the shared cluster; a new cluster has exactly the built-in ones.
+    const fresh = await startKubeSim({ clusters: [{ name: 'sim-fresh' }] });
+    const freshKubectl = await Kubectl.create(fresh);
+    try {
+      const ns = await freshKubectl.ok('get', 'ns', '-o', 'name');
+      expect(ns.trim().split('\n').sort()).toEqual([
+        'namespace/default',
+        'namespace/kube-node-lease',
+        'namespace/kube-public',
+        'namespace/kube-system',
+      ]);
+    } finally {
+      await fresh.stop();
+      await freshKubectl.dispose();
+    }
   });
+
+  /** The guestbook's frontend edited from v5 to v6, applied to `namespace` (revision 2); returns kubectl's answer. */
+  async function applyFrontendV6(namespace: string): Promise<string> {
+    const edited = (await readFile(join(GUESTBOOK, 'frontend-deployment.yaml'), 'utf8')).replace(
+      'gb-frontend:v5',
+      'gb-frontend:v6',
+    );
+    return kubectl.ok('apply', '-n', namespace, '-f', await kubectl.file('frontend-v6.yaml', edited));
+  }
 
   it('applies the guestbook, re-applies it unchanged, configures an edit as revision 2, and rolls out', async () => {
     await kubectl.ok('create', 'namespace', 'guestbook');
@@ -48,12 +74,7 @@ describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
     const again = await kubectl.ok('apply', '-n', 'guestbook', '-f', GUESTBOOK);
     expect(again.match(/ unchanged$/gm)).toHaveLength(6);
 
-    const edited = (await readFile(join(GUESTBOOK, 'frontend-deployment.yaml'), 'utf8')).replace(
-      'gb-frontend:v5',
-      'gb-frontend:v6',
-    );
-    const file = await kubectl.file('frontend-v6.yaml', edited);
-    expect(await kubectl.ok('apply', '-n', 'guestbook', '-f', file)).toBe('deployment.apps/frontend configured\n');
+    expect(await applyFrontendV6('guestbook')).toBe('deployment.apps/frontend configured\n');
     expect(await kubectl.ok('rollout', 'status', '-n', 'guestbook', 'deploy/frontend', '--timeout=20s')).toContain(
       'deployment "frontend" successfully rolled out',
     );
@@ -77,33 +98,40 @@ describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
   });
 
   it('rolls back with rollout undo (reusing the old ReplicaSet as revision 3) and lists the history', async () => {
-    expect(await kubectl.ok('rollout', 'undo', '-n', 'guestbook', 'deploy/frontend')).toContain('rolled back');
-    await kubectl.ok('rollout', 'status', '-n', 'guestbook', 'deploy/frontend', '--timeout=20s');
+    await kubectl.ok('create', 'namespace', 'undo');
+    await kubectl.ok('apply', '-n', 'undo', '-f', join(GUESTBOOK, 'frontend-deployment.yaml'));
+    await kubectl.ok('rollout', 'status', '-n', 'undo', 'deploy/frontend', '--timeout=20s');
+    await applyFrontendV6('undo');
+    await kubectl.ok('rollout', 'status', '-n', 'undo', 'deploy/frontend', '--timeout=20s');
+    expect(await kubectl.ok('rollout', 'undo', '-n', 'undo', 'deploy/frontend')).toContain('rolled back');
+    await kubectl.ok('rollout', 'status', '-n', 'undo', 'deploy/frontend', '--timeout=20s');
     const image = await kubectl.ok(
       'get',
       'deploy',
       'frontend',
       '-n',
-      'guestbook',
+      'undo',
       '-o',
       'jsonpath={.spec.template.spec.containers[0].image} {.metadata.annotations.deployment\\.kubernetes\\.io/revision}',
     );
     expect(image).toBe('gcr.io/google-samples/gb-frontend:v5 3');
     expect(
-      (await kubectl.ok('get', 'rs', '-n', 'guestbook', '-l', 'tier=frontend', '-o', 'name')).trim().split('\n'),
+      (await kubectl.ok('get', 'rs', '-n', 'undo', '-l', 'tier=frontend', '-o', 'name')).trim().split('\n'),
     ).toHaveLength(2);
-    const history = await kubectl.ok('rollout', 'history', '-n', 'guestbook', 'deploy/frontend');
+    const history = await kubectl.ok('rollout', 'history', '-n', 'undo', 'deploy/frontend');
     expect(history).toMatch(/^2\s+<none>$/m);
     expect(history).toMatch(/^3\s+<none>$/m);
     expect(history).not.toMatch(/^1\s+<none>$/m);
   });
 
   it('scales through the scale subresource', async () => {
-    expect(await kubectl.ok('scale', '-n', 'guestbook', 'deploy/frontend', '--replicas=5')).toBe(
+    await kubectl.ok('create', 'namespace', 'scale');
+    await kubectl.ok('apply', '-n', 'scale', '-f', join(GUESTBOOK, 'frontend-deployment.yaml'));
+    expect(await kubectl.ok('scale', '-n', 'scale', 'deploy/frontend', '--replicas=5')).toBe(
       'deployment.apps/frontend scaled\n',
     );
-    await kubectl.ok('rollout', 'status', '-n', 'guestbook', 'deploy/frontend', '--timeout=20s');
-    expect(await kubectl.ok('get', 'deploy', 'frontend', '-n', 'guestbook', '--no-headers')).toMatch(
+    await kubectl.ok('rollout', 'status', '-n', 'scale', 'deploy/frontend', '--timeout=20s');
+    expect(await kubectl.ok('get', 'deploy', 'frontend', '-n', 'scale', '--no-headers')).toMatch(
       /^frontend\s+5\/5\s+5\s+5\s+/,
     );
     expect(
@@ -111,13 +139,16 @@ describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
         .cluster('sim-conformance')
         .requests()
         .some(
-          (r) => r.path.endsWith('/deployments/frontend/scale') && r.contentType === 'application/merge-patch+json',
+          (r) =>
+            r.path.endsWith('/namespaces/scale/deployments/frontend/scale') &&
+            r.contentType === 'application/merge-patch+json',
         ),
     ).toBe(true);
   });
 
   it('answers a missing object with a NotFound Status', async () => {
-    const r = await kubectl.run('get', 'deploy', 'nope', '-n', 'guestbook');
+    await kubectl.ok('create', 'namespace', 'missing');
+    const r = await kubectl.run('get', 'deploy', 'nope', '-n', 'missing');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Error from server (NotFound): deployments.apps "nope" not found');
   });
@@ -207,7 +238,17 @@ describe('kubectl against kube-sim (real time, zero kubelet delays)', () => {
     await kubectl.ok('create', 'namespace', 'watching');
     const watch = kubectl.start(['get', 'pods', '-n', 'watching', '-w', '--no-headers']);
     const deployWatch = kubectl.start(['get', 'deploy', '-n', 'watching', '-w', '--no-headers']);
-    await new Promise((r) => setTimeout(r, 400));
+    // kubectl lists first and then watches from the list's resourceVersion (the server replays anything newer), so
+    // once both watch requests have arrived, both lists were taken before the apply below and every step from
+    // Pending to Running is streamed. A fixed sleep here was a guess that a loaded machine could outlast.
+    await until(() =>
+      ['pods', 'deployments'].every((resource) =>
+        sim
+          .cluster('sim-conformance')
+          .requests()
+          .some((r) => r.verb === 'watch' && r.path.endsWith(`/namespaces/watching/${resource}`)),
+      ),
+    );
     await kubectl.ok('apply', '-n', 'watching', '-f', join(CONTROLLERS, 'nginx-deployment.yaml'));
     await watch.waitFor(/nginx-deployment-\w+-\w+\s+1\/1\s+Running/);
     await deployWatch.waitFor(/nginx-deployment\s+3\/3\s+3\s+3/);
@@ -252,7 +293,10 @@ describe('kubectl against kube-sim (manual clock)', () => {
 
   it('fails rollout status once a stuck rollout passes its 60 s progress deadline', async () => {
     const cluster = sim.cluster('sim-clock');
-    await cluster.faults.add({ match: { image: 'ghcr.io/stefanprodan/podinfo:*' }, effect: { type: 'imagePull' } });
+    const pullFails = await cluster.faults.add({
+      match: { namespace: 'podinfo', image: 'ghcr.io/stefanprodan/podinfo:*' },
+      effect: { type: 'imagePull' },
+    });
     await kubectl.ok('create', 'namespace', 'podinfo');
     const applied = await kubectl.ok('apply', '-n', 'podinfo', '-k', PODINFO);
     expect(applied).toContain('deployment.apps/podinfo created');
@@ -268,6 +312,7 @@ describe('kubectl against kube-sim (manual clock)', () => {
     const result = await status.done;
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error: deployment "podinfo" exceeded its progress deadline');
+    await cluster.faults.remove(pullFails);
   });
 
   it('waits for a Job to complete and for a Job to fail by its pod failure policy', async () => {
@@ -327,10 +372,11 @@ spec:
       - name: main
         image: alpine
 `;
-    await kubectl.ok('apply', '-n', 'jobs', '-f', await kubectl.file('flaky.yaml', job));
-    const failed = kubectl.start(['wait', '-n', 'jobs', '--for=condition=failed', 'job/flaky', '--timeout=20s']);
+    await kubectl.ok('create', 'namespace', 'flaky');
+    await kubectl.ok('apply', '-n', 'flaky', '-f', await kubectl.file('flaky.yaml', job));
+    const failed = kubectl.start(['wait', '-n', 'flaky', '--for=condition=failed', 'job/flaky', '--timeout=20s']);
     await cluster().advance(10_000);
-    expect(await kubectl.ok('get', 'pods', '-n', 'jobs', '-l', 'job-name=flaky', '-o', 'name')).toMatch(
+    expect(await kubectl.ok('get', 'pods', '-n', 'flaky', '-l', 'job-name=flaky', '-o', 'name')).toMatch(
       /^(pod\/flaky-\w+\n){2}$/,
     );
     await cluster().advance(20_000);
@@ -340,7 +386,7 @@ spec:
       'job',
       'flaky',
       '-n',
-      'jobs',
+      'flaky',
       '-o',
       'jsonpath={.status.failed} {.status.conditions[?(@.type=="Failed")].reason}',
     );
