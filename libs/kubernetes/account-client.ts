@@ -363,18 +363,25 @@ async function lookUpGkeCluster(
   bearer: () => Promise<Record<string, string>>,
 ): Promise<{ endpoint: string; caData: string | undefined }> {
   const url = `${apiUrl}/v1/projects/${account.project}/locations/${account.location}/clusters/${account.cluster}`;
+  const headers = await bearer();
   let response;
   try {
-    response = await fetch(url, { headers: await bearer(), signal: AbortSignal.timeout(account.timeouts.requestMs) });
+    response = await fetch(url, { headers, signal: AbortSignal.timeout(account.timeouts.requestMs) });
   } catch (error) {
-    throw new ConnectionFailure(`cannot reach the GKE API at ${apiUrl}: ${(error as Error).message}`, false);
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new ConnectionFailure(`cannot reach the GKE API at ${apiUrl}: ${reason}`, false);
   }
-  if (!response.ok)
+  if (!response.ok) {
+    // Google's error body: { error: { code, message, status } }, e.g. PERMISSION_DENIED and the permission missing.
+    const body = (await response.json().catch(() => ({}))) as { error?: { message?: unknown; status?: unknown } };
+    const said = [body.error?.status, body.error?.message].filter((x) => typeof x === 'string').join(': ');
     throw new ClusterError(
-      `account ${account.name}: the GKE API answered HTTP ${response.status} for cluster ${account.project}/${account.location}/${account.cluster}`,
+      `account ${account.name}: the GKE API answered HTTP ${response.status} for cluster ${account.project}/${account.location}/${account.cluster}${said ? ` (${said})` : ''}`,
       account.name,
       response.status,
     );
+  }
   const body = (await response.json()) as { endpoint?: string; masterAuth?: { clusterCaCertificate?: string } };
   if (!body.endpoint)
     throw new ClusterError(`account ${account.name}: the GKE API gave no endpoint for the cluster`, account.name);

@@ -21,18 +21,23 @@ export abstract class GoogleTokenSource {
 /** Options of {@link ApplicationDefaultCredentials}; the defaults are Google's well-known locations. */
 export interface ApplicationDefaultCredentialsOptions {
   /**
-   * A credentials JSON file (service account key or `gcloud auth application-default login` output). Default:
-   * gcloud's `~/.config/gcloud/application_default_credentials.json`, then the metadata server.
+   * A credentials JSON file (service account key or `gcloud auth application-default login` output) that must
+   * exist. Default: gcloud's file ({@link gcloudCredentialsFile}) when it exists, else the metadata server.
    */
   readonly credentialsFile?: string;
-  readonly metadataUrl?: string;
+  /** gcloud's file, used when it exists (default `~/.config/gcloud/application_default_credentials.json`). */
+  readonly gcloudCredentialsFile?: string;
+  /** Base URL of the GCE/GKE metadata server (default `http://169.254.169.254`). */
+  readonly metadataServer?: string;
   readonly fetch?: typeof fetch;
+  /** The clock that token lifetimes are measured by (default `Date.now`). */
   readonly now?: () => number;
 }
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const TOKEN_URI = 'https://oauth2.googleapis.com/token';
-const METADATA_URL = 'http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token';
+const METADATA_SERVER = 'http://169.254.169.254';
+const METADATA_TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token';
 /** Tokens are refreshed this long before they expire, so a request never leaves with one about to lapse. */
 const REFRESH_MARGIN_MS = 60_000;
 
@@ -80,7 +85,9 @@ export class ApplicationDefaultCredentials extends GoogleTokenSource {
 
   private async readCredentials(): Promise<CredentialsFile | undefined> {
     const path =
-      this.options.credentialsFile ?? join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
+      this.options.credentialsFile ??
+      this.options.gcloudCredentialsFile ??
+      join(homedir(), '.config', 'gcloud', 'application_default_credentials.json');
     try {
       return JSON.parse(await readFile(path, 'utf8')) as CredentialsFile;
     } catch (error) {
@@ -121,7 +128,7 @@ export class ApplicationDefaultCredentials extends GoogleTokenSource {
   }
 
   private async exchange(url: string, form: Record<string, string>): Promise<AccessToken> {
-    const response = await this.fetch(url, {
+    const response = await this.request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(form).toString(),
@@ -131,17 +138,35 @@ export class ApplicationDefaultCredentials extends GoogleTokenSource {
   }
 
   private async metadataServer(): Promise<AccessToken> {
-    const url = this.options.metadataUrl ?? METADATA_URL;
-    const response = await this.fetch(url, {
+    const url = `${(this.options.metadataServer ?? METADATA_SERVER).replace(/\/$/, '')}${METADATA_TOKEN_PATH}`;
+    const response = await this.request(url, {
       headers: { 'Metadata-Flavor': 'Google' },
       signal: AbortSignal.timeout(3_000),
     });
     return this.tokenFrom(response, url);
   }
 
+  private async request(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetch(url, init);
+    } catch (error) {
+      // fetch says only "fetch failed"; what went wrong (refused, timed out, no such host) is in its cause.
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const name = (error as Error).name;
+      const reason =
+        name === 'TimeoutError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (error as Error).message);
+      throw new Error(`cannot reach ${url} for a Google access token: ${reason}`, { cause: error });
+    }
+  }
+
   private async tokenFrom(response: Response, url: string): Promise<AccessToken> {
-    // The body of a failed token request can echo what was sent, so only the status goes into the error.
-    if (!response.ok) throw new Error(`Google token request to ${url} failed with HTTP ${response.status}`);
+    if (!response.ok) {
+      // The body of a failed token request can echo what was sent, so only OAuth's own error fields (RFC 6749
+      // §5.2: a code and a sentence, such as invalid_grant "Token has been expired or revoked.") are kept.
+      const oauth = (await response.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
+      const said = [oauth.error, oauth.error_description].filter((x) => typeof x === 'string').join(': ');
+      throw new Error(`Google token request to ${url} failed with HTTP ${response.status}${said ? ` (${said})` : ''}`);
+    }
     const body = (await response.json()) as { access_token?: string; expires_in?: number };
     if (!body.access_token) throw new Error(`Google token response from ${url} has no access_token`);
     return { token: body.access_token, expiresAt: this.now() + (body.expires_in ?? 3600) * 1000 };
