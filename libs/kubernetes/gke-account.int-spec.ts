@@ -5,6 +5,7 @@ import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AccountConfig, accountsSchema } from '@jibe/config';
+import { TransientError } from '@jibe/domain';
 import { type KubeSim, type SimCluster, startKubeSim } from '@jibe/kube-sim';
 import { ClusterError } from '@jibe/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,6 +152,15 @@ function body(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(data));
     req.on('error', reject);
   });
+}
+
+/** A local port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -317,6 +327,40 @@ describe('gke accounts: Google tokens and the GKE API, against local servers spe
     } finally {
       google.metadataFailure = undefined;
     }
+  });
+
+  // Fails if an unreachable Google left only fetch's "fetch failed": checked by removing the cause from the
+  // ConnectionFailure of lookUpGkeCluster in account-client.ts, and separately by calling this.fetch directly instead
+  // of this.request in metadataServer (token-source.ts).
+  it('an unreachable metadata server or GKE API is named with the connection error, the GKE API as worth retrying', async () => {
+    const closed = await closedPort();
+    const tokenSource = new ApplicationDefaultCredentials({
+      gcloudCredentialsFile: join(dir, 'no-gcloud-login.json'),
+      metadataServer: `http://127.0.0.1:${closed}`,
+      now: clock,
+    });
+    const noMetadata = new AccountRegistry([gke('gke-prod', 'prod')], { tokenSource, gkeApiUrl: google.url });
+    registries.push(noMetadata);
+    const error = await rejection(new KubernetesClusterAdapter(noMetadata).get('gke-prod', ref));
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(error.message).toBe(
+      `account gke-prod: get ConfigMap settings: cannot reach http://127.0.0.1:${closed}/computeMetadata/v1/instance/service-accounts/default/token for a Google access token: ECONNREFUSED`,
+    );
+
+    const noGkeApi = new AccountRegistry([gke('gke-prod', 'prod')], {
+      tokenSource: new ApplicationDefaultCredentials({
+        gcloudCredentialsFile: join(dir, 'no-gcloud-login.json'),
+        metadataServer: google.url,
+        now: clock,
+      }),
+      gkeApiUrl: `http://127.0.0.1:${closed}`,
+    });
+    registries.push(noGkeApi);
+    const lookup = await rejection(new KubernetesClusterAdapter(noGkeApi).get('gke-prod', ref));
+    expect(lookup).toBeInstanceOf(TransientError);
+    expect(lookup.message).toBe(
+      `account gke-prod: get ConfigMap settings: cannot reach the GKE API at http://127.0.0.1:${closed}: ECONNREFUSED`,
+    );
   });
 
   // Fails if the JWT were not what Google checks (RS256 over header.claims by the key's own private key, aud = the
