@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ActiveFault, type FaultSpec } from '@jibe/kube-sim';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createPipeline,
   describe as describeExecution,
@@ -157,7 +158,19 @@ function selected(account: string): string | undefined {
   ];
 }
 
-beforeAll(async () => {
+/** Switches a fault on and returns it as the simulator keeps it, so its `fired` count can be read after it ends. */
+async function addFault(account: string, spec: FaultSpec): Promise<ActiveFault> {
+  const faults = env.sim.cluster(account).faults;
+  const id = await faults.add(spec);
+  const fault = faults.list().find((f) => f.id === id);
+  if (!fault) throw new Error(`fault ${id} is not listed`);
+  return fault;
+}
+
+// Every test starts from nothing: its own simulated clusters and its own api (own database, queue prefix and
+// account clients), so none depends on what another left behind (objects, versions, an account the api has just
+// found unreachable) and any one runs alone or in any order.
+beforeEach(async () => {
   env = await startSimApi({
     clusters: [STAGING, PROD_A, PROD_B],
     accounts: [STAGING, PROD_A, PROD_B],
@@ -167,9 +180,6 @@ beforeAll(async () => {
   pipelineId = await createPipeline(env.http, pipeline);
 });
 afterEach(async () => {
-  for (const c of env.sim.clusters) await c.faults.clear();
-});
-afterAll(async () => {
   await env?.close();
 });
 
@@ -197,50 +207,100 @@ describe('multi-cluster release', () => {
       ROWS_COPIED: '777',
       jobStatus: 'Complete',
     });
-  });
+  }, 60_000);
 
-  it('still succeeds through transient faults: 5xx, 409 conflicts, latency and dropped watches', async () => {
-    const staging = env.sim.cluster(STAGING);
-    const a = env.sim.cluster(PROD_A);
-    const b = env.sim.cluster(PROD_B);
-    await staging.faults.add({
-      match: { resource: 'deployments', verbs: ['patch'] },
-      effect: { type: 'httpError', code: 503 },
-      times: 2,
-    });
-    await staging.faults.add({
-      match: { resource: 'jobs', verbs: ['create', 'patch'] },
-      effect: { type: 'httpError', code: 500 },
-      times: 1,
-    });
-    const execution = await release('1.2', async () => {
-      await a.faults.add({ match: { resource: 'services' }, effect: { type: 'conflict' }, times: 1 });
-      await a.faults.add({ effect: { type: 'latency', ms: 150 }, times: 10 });
-      await b.faults.add({ match: { verbs: ['get'] }, effect: { type: 'httpError', code: 502 }, times: 2 });
-      await b.faults.add({
-        match: { resource: 'deployments', verbs: ['list'] },
-        effect: { type: 'httpError', code: 429 },
-        times: 1,
-      });
-      // Jibe's stages poll and open no watches today, so these two cannot hurt it; they stay to keep it so.
-      await b.faults.add({ match: { verbs: ['watch'] }, effect: { type: 'watchExpire' }, times: 1 });
-      b.dropWatches();
+  it('still succeeds through transient faults (5xx, 429, 409 conflicts, latency), each failure retried by the engine', async () => {
+    const first = await release('1.0');
+    expect(first.status, describeExecution(first)).toBe('SUCCEEDED');
+
+    // Each failing fault is aimed at one stage's requests, so the retries it causes can be counted on that stage.
+    const failing = {
+      'Deploy staging': [
+        await addFault(STAGING, {
+          match: { namespace: NS, resource: 'deployments', verbs: ['patch'] },
+          effect: { type: 'httpError', code: 503 },
+          times: 2,
+        }),
+      ],
+      'Refresh staging DB': [
+        await addFault(STAGING, {
+          match: { namespace: NS, resource: 'jobs', verbs: ['create', 'patch'] },
+          effect: { type: 'httpError', code: 500 },
+          times: 1,
+        }),
+      ],
+      'Deploy prod-a': [] as ActiveFault[],
+      'Deploy prod-b': [] as ActiveFault[],
+    };
+    let latency: ActiveFault | undefined;
+    const execution = await release('1.1', async () => {
+      failing['Deploy prod-a'].push(
+        await addFault(PROD_A, {
+          match: { namespace: NS, resource: 'services', verbs: ['patch'] },
+          effect: { type: 'conflict' },
+          times: 1,
+        }),
+      );
+      latency = await addFault(PROD_A, { effect: { type: 'latency', ms: 150 }, times: 10 });
+      failing['Deploy prod-b'].push(
+        await addFault(PROD_B, {
+          match: { namespace: NS, namePrefix: 'shop-web-v001', verbs: ['get'] },
+          effect: { type: 'httpError', code: 502 },
+          times: 2,
+        }),
+        await addFault(PROD_B, {
+          match: { namespace: NS, resource: 'deployments', verbs: ['list'] },
+          effect: { type: 'httpError', code: 429 },
+          times: 1,
+        }),
+      );
     });
     expect(execution.status, describeExecution(execution)).toBe('SUCCEEDED');
-    for (const account of [STAGING, PROD_A, PROD_B]) expect(selected(account), account).toBe('v002');
-    // The request faults all fired (each removed itself), and the engine retried the stages they hit.
-    const left = [staging, a, b].flatMap((c) => c.faults.list()).filter((f) => f.effect.type !== 'watchExpire');
-    expect(left).toEqual([]);
-    const retried = (execution.stages as any[]).filter((s) => Number(s.context?.['jibe.transientFailures'] ?? 0) > 0);
-    expect(retried.map((s) => s.name)).toEqual(expect.arrayContaining(['Deploy staging', 'Deploy prod-b']));
-  });
+    for (const account of [STAGING, PROD_A, PROD_B]) expect(selected(account), account).toBe('v001');
+
+    // Every fault fired as often as it was told to…
+    for (const fault of [...Object.values(failing).flat(), latency!])
+      expect(fault.fired, JSON.stringify(fault)).toBe(fault.times);
+    // …and every failure it caused was retried by the engine on the stage it hit, and only those: a stage's
+    // transient failure count is the number of its task attempts that failed and were run again. Fails when the
+    // engine stops retrying (checked by making every RETRY in ExecutionRunner.applyResult exhaust at once: the
+    // execution ends TERMINAL) and when a fault misses (checked with a fault on a resource no stage touches).
+    const retried = Object.fromEntries(
+      (execution.stages as any[])
+        .filter((s) => Number(s.context?.['jibe.transientFailures'] ?? 0) > 0)
+        .map((s) => [s.name, Number(s.context['jibe.transientFailures'])]),
+    );
+    expect(retried).toEqual(
+      Object.fromEntries(
+        Object.entries(failing).map(([stage, faults]) => [stage, faults.reduce((n, f) => n + f.fired, 0)]),
+      ),
+    );
+    expect(stageNamed(execution, 'Deploy staging').context['jibe.lastTransientError']).toContain('HTTP 503');
+    expect(stageNamed(execution, 'Refresh staging DB').context['jibe.lastTransientError']).toContain('HTTP 500');
+    expect(stageNamed(execution, 'Deploy prod-a').context['jibe.lastTransientError']).toContain(
+      'Operation cannot be fulfilled',
+    );
+
+    // No dropped-watch faults here, because Jibe opens no watches: its stages poll (grep finds no Watch or
+    // informer in libs/kubernetes or libs/stages). This holds it to that (checked by opening one watch on prod-b
+    // here); if Jibe ever watches, the faults that drop and expire watches belong in this test.
+    for (const account of [STAGING, PROD_A, PROD_B])
+      expect(
+        env.sim
+          .cluster(account)
+          .requests()
+          .filter((r) => r.verb === 'watch'),
+        account,
+      ).toEqual([]);
+  }, 60_000);
 
   it('ends TERMINAL naming the account and the cause when a production cluster is down; the other branch is canceled', async () => {
-    const a = env.sim.cluster(PROD_A);
-    const execution = await release('1.3', async () => {
-      await a.faults.add({ effect: { type: 'clusterDown' } });
+    const first = await release('1.0');
+    expect(first.status, describeExecution(first)).toBe('SUCCEEDED');
+    const execution = await release('1.1', async () => {
+      await env.sim.cluster(PROD_A).faults.add({ effect: { type: 'clusterDown' } });
       // prod-b's pods start slowly, so its deploy is still running when prod-a's fails.
-      await env.sim.cluster(PROD_B).faults.add({ effect: { type: 'slowStart', ms: 5_000 } });
+      await env.sim.cluster(PROD_B).faults.add({ effect: { type: 'slowStart', ms: 30_000 } });
     });
     expect(execution.status, describeExecution(execution)).toBe('TERMINAL');
     const failed = stageNamed(execution, 'Deploy prod-a');
@@ -253,8 +313,8 @@ describe('multi-cluster release', () => {
     for (const name of ['Scale in prod-a', 'Scale in prod-b', 'Refresh staging DB'])
       expect(stageNamed(execution, name).status, name).toBe('NOT_STARTED');
     // prod-b's new version never got traffic.
-    expect(selected(PROD_B)).toBe('v002');
-  });
+    expect(selected(PROD_B)).toBe('v000');
+  }, 60_000);
 
   it('ends TERMINAL at once with what Kubernetes said when a cluster refuses the deploy (403)', async () => {
     await env.sim.cluster(STAGING).faults.add({
@@ -265,13 +325,13 @@ describe('multi-cluster release', () => {
         message: 'deployments.apps is forbidden: User "jibe" cannot patch resource',
       },
     });
-    const id = await startExecution(env.http, pipelineId, { parameters: { tag: '1.4' } });
+    const id = await startExecution(env.http, pipelineId, { parameters: { tag: '1.0' } });
     const execution = await waitForExecution(env.http, id);
     expect(execution.status, describeExecution(execution)).toBe('TERMINAL');
     const failed = stageNamed(execution, 'Deploy staging');
     expect(failed.error).toMatchObject({ code: 'KUBERNETES_ERROR' });
     expect(failed.error.message).toMatch(
-      /^account sim-staging: apply Deployment shop\/shop-web-v\d{3}: deployments.apps is forbidden: User "jibe" cannot patch resource \(Forbidden\)$/,
+      /^account sim-staging: apply Deployment shop\/shop-web-v000: deployments.apps is forbidden: User "jibe" cannot patch resource \(Forbidden\)$/,
     );
     expect(failed.context['jibe.transientFailures'] ?? 0).toBe(0);
     expect(stageNamed(execution, 'Promote?').status).toBe('NOT_STARTED');
