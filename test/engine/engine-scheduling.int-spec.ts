@@ -67,7 +67,7 @@ describe('engine scheduling', () => {
         }
       }),
     );
-    await waitForAll(pool, [running, ...burst], 60_000);
+    await waitForAll(pool, [running, ...burst], 150_000);
     const { rows } = await pool.query<{ id: string; end_time: string }>(
       'SELECT id, end_time FROM executions WHERE id = ANY($1)',
       [[running, ...burst]],
@@ -76,5 +76,5 @@ describe('engine scheduling', () => {
     const burstEnds = burst.map((id) => ends.get(id)!);
     // Its next steps go ahead of the queued starts: the chain ends before even a tenth of the burst has.
     expect(ends.get(running)!).toBeLessThan(percentile(burstEnds, 10));
-  });
+  }, 180_000);
 });
