@@ -15,17 +15,16 @@ describe('with Redis unreachable', () => {
         stages: [{ refId: '1', type: 'wait', waitTime: 0 }],
       });
       expect(pipeline.status).toBe(201);
-      const started = Date.now();
+      // This request must not wait for Redis, and no clock is needed to see it: BullMQ holds commands while Redis is
+      // away, so a send that waited would hang until the test's timeout. Checked by making EngineQueue.send await
+      // the send without settlesWithin: the test times out here. A close that hung would fail the same way.
       const execution = await http.post(`/api/pipelines/${pipeline.body.id}/executions`, {});
       // Recorded in Postgres even though its queue message could not be sent: the sweeper sends it once Redis is back.
       expect(execution.status).toBe(201);
       expect(execution.body.status).toBe('NOT_STARTED');
-      expect(Date.now() - started).toBeLessThan(4_000);
       expect((await http.get(`/api/executions/${execution.body.id}`)).body.status).toBe('NOT_STARTED');
     } finally {
-      const closing = Date.now();
       await api.close();
-      expect(Date.now() - closing).toBeLessThan(5_000);
     }
   });
 });
