@@ -100,6 +100,8 @@ afterAll(async () => {
 
 describe('Redis restarting empty while executions run', () => {
   it('the engine recovers by itself: every execution succeeds, no task runs twice, and the api answers throughout', async () => {
+    // Fails if the sweeper stops resending (SweeperService.sweep returning 0 at once): the waits and next steps lost
+    // with Redis never arrive. Checked by making that change once.
     const http = httpClient(api.url);
     // Saved beside the api: its validation knows only the real stage types, and "counted" is this test's own.
     const pipelineId = await createPipeline(worker, [
