@@ -7,7 +7,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node';
 import { accountsSchema } from '@jibe/config';
-import { type KubeSim, type SimCluster, type SimTimings, startKubeSim } from '@jibe/kube-sim';
+import { type KubeSim, type LoggedRequest, type SimCluster, type SimTimings, startKubeSim } from '@jibe/kube-sim';
 import { AccountRegistry, KubernetesClusterAdapter } from '@jibe/kubernetes';
 import { type KubeObject } from '@jibe/stages';
 
@@ -64,6 +64,18 @@ export class ClusterUser {
     await this.objects.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
 
+  /** A JSON merge patch, as `kubectl patch --type merge` sends it (e.g. someone scaling a workload by hand). */
+  async patch(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    patch: Record<string, unknown>,
+  ): Promise<void> {
+    const target = { apiVersion, kind, metadata: { name, namespace }, ...patch } as KubernetesObject;
+    await this.objects.patch(target, undefined, undefined, 'kubectl', undefined, PatchStrategy.MergePatch);
+  }
+
   /** The object, or undefined when the API answers 404 (`namespace` undefined for a cluster-scoped kind). */
   async get(
     apiVersion: string,
@@ -108,8 +120,29 @@ export interface StageSimulator {
   /** The simulated cluster itself (faults, requests it received, controller errors). */
   readonly simulated: SimCluster;
   readonly user: ClusterUser;
+  /**
+   * A mark in the cluster's request log: `writes()` on it lists the writes made after it (`apply deployments
+   * ns/web`, `patch services ns/web`, `delete jobs ns/migrate`, `create jobs ns`), in order. Between the mark and
+   * the read only the stage under test should call the cluster, so these are Jibe's writes as an audit log shows them.
+   */
+  mark(): { writes(): string[] };
   /** Stops the cluster and closes Jibe's client. */
   close(): Promise<void>;
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** `apply deployments ns/web` from a logged request (`/apis/apps/v1/namespaces/ns/deployments/web`). */
+function describeWrite(request: LoggedRequest): string {
+  const parts = request.path.split('/').filter(Boolean);
+  const at = parts.indexOf('namespaces');
+  // A namespaced path has `namespaces/<ns>/<plural>[/<name>]`; `/api/v1/namespaces/<name>` is a Namespace itself.
+  const namespaced = at >= 0 && parts.length > at + 2;
+  const plural = namespaced ? parts[at + 2]! : (parts[at >= 0 ? at : parts.length - 2] ?? '');
+  const name = namespaced ? parts.slice(at + 3).join('/') : (parts[at >= 0 ? at + 1 : parts.length - 1] ?? '');
+  const where = namespaced ? `${parts[at + 1]}/${name}`.replace(/\/$/, '') : name;
+  const verb = request.contentType.includes('apply-patch') ? 'apply' : request.verb;
+  return `${verb} ${plural} ${where}`;
 }
 
 /**
@@ -134,6 +167,21 @@ export async function startStageSimulator(
     sim,
     simulated,
     user: new ClusterUser(sim.kubeconfig(name)),
+    mark: () => {
+      const log = simulated.requests();
+      const last = log.at(-1);
+      return {
+        writes: () => {
+          const now = simulated.requests();
+          // The log drops its oldest entries past 10,000; the mark is found again by identity.
+          const from = last === undefined ? 0 : now.lastIndexOf(last) + 1;
+          return now
+            .slice(from)
+            .filter((r) => WRITE_VERBS.has(r.verb))
+            .map(describeWrite);
+        },
+      };
+    },
     close: async () => {
       await registry.close();
       await sim.stop();
