@@ -92,6 +92,21 @@ async function run(pipelineId: string, image: string): Promise<any> {
   return waitForExecution(env.http, id, undefined, 20_000);
 }
 
+/** Polls `condition` until it holds, failing after a generous `timeoutMs` with `what`. */
+async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function podsOf(namespace: string, version: string): number {
+  return (env.sim.cluster(CLUSTER).listObjects('v1', 'Pod', namespace) as any[]).filter(
+    (p) => p.metadata.labels?.['jibe.dev/version'] === version,
+  ).length;
+}
+
 function selectedVersion(namespace: string): string | undefined {
   const service = env.sim.cluster(CLUSTER).getObject('v1', 'Service', namespace, 'web') as any;
   return service?.spec?.selector?.['jibe.dev/version'];
@@ -114,8 +129,11 @@ describe('red/black against the simulator', () => {
 
     const monitor = await new TrafficMonitor(env.sim, CLUSTER, 'rb-cutover', 'web').start();
     const second = await run(pipeline, 'nginx:1.1');
-    // Old pods terminate after the switch: keep sampling until the scale-down has fully happened.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Old pods terminate after the switch: keep sampling until the scale-down has fully happened (a fixed sleep
+    // could end first on a loaded machine, silently sampling less), then for a few samples more.
+    await until('the old version’s pods are gone', () => podsOf('rb-cutover', 'v000') === 0);
+    const sampled = monitor.samples;
+    await until('20 more samples', () => monitor.samples >= sampled + 20);
     monitor.stop();
 
     expect(second.status, describeExecution(second)).toBe('SUCCEEDED');
@@ -203,7 +221,10 @@ describe('red/black against the simulator', () => {
     cluster.clearRequests();
     const id = await startExecution(env.http, rollback, { parameters: { serverGroup: previous.serverGroup } });
     const done = await waitForExecution(env.http, id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Keep sampling until the Endpoints follow the switch, and a few samples after it.
+    await until('v000 serving', () => monitor.versions.includes('v000'));
+    const sampled = monitor.samples;
+    await until('20 more samples', () => monitor.samples >= sampled + 20);
     monitor.stop();
 
     expect(done.status, describeExecution(done)).toBe('SUCCEEDED');
