@@ -3,7 +3,7 @@ import { ExecutionRepository, PipelineRepository } from '@jibe/persistence';
 import { stageRegistry } from '@jibe/stages';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EngineHarness, startEngine } from '../support/engine-harness';
 import { createPipeline, effectsByStage, eventually, stage, waitForAll } from '../support/engine-fixtures';
 import { EFFECT_TABLES_DDL, effectStage, noopStage } from '../support/engine-test-stages';
@@ -54,6 +54,12 @@ beforeAll(async () => {
   database = await createTestDatabase();
   pool = new Pool({ connectionString: database.url, max: 4 });
   await pool.query(EFFECT_TABLES_DDL);
+});
+
+// Each test's engines go when it ends: left running, their connection pools (up to 20 each) added up past Postgres's
+// 100 connections beside another test run, and their sweepers would act on the next test's executions.
+afterEach(async () => {
+  for (const harness of engines.splice(0)) await harness.close();
 });
 
 afterAll(async () => {
@@ -213,9 +219,11 @@ describe('engine crash safety', () => {
 
   it('shares one queue between several engine instances without running any task twice', async () => {
     const prefix = testQueuePrefix();
-    const first = await engine('A', prefix);
-    await engine('B', prefix);
-    await engine('C', prefix);
+    // Eight messages at a time each: 24 handlers race for the same rows, on a third of the connections 3 × 32 would take.
+    const settings = { concurrency: 8 };
+    const first = await engine('A', prefix, settings);
+    await engine('B', prefix, settings);
+    await engine('C', prefix, settings);
     const pipelineId = await createPipeline(first.app, [
       stage('a', 'effect'),
       stage('b', 'effect', ['a'], { effectMs: 20 }),
