@@ -48,10 +48,10 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
       .join('\n');
   }
 
-  /** A namespace of its own where Jibe deployed each Deployment with `shop:1`, then `shop:2` (revisions 1 and 2). */
-  async function deployedTwice(namespace: string, names: string[]): Promise<void> {
+  /** A namespace of its own where Jibe deployed each Deployment with `shop:1`, then `shop:2`, … (revisions 1, 2, …). */
+  async function deployedTwice(namespace: string, names: string[], images = ['shop:1', 'shop:2']): Promise<void> {
     await env.user.createNamespace(namespace);
-    for (const image of ['shop:1', 'shop:2']) {
+    for (const image of images) {
       const deploy = await runStage(
         deployManifestStage,
         { account: env.account, manifests: names.map((name) => deployment(namespace, name, image)) },
@@ -63,8 +63,8 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
 
   // Fails if undoRolloutManifest's waitForManifestToStabilize always succeeds (pods still shop:2), if numRevisionsBack
   // counts the current revision (outputs 2 → 2), if resolveRevision chooses again on a re-run (history 3, 4), and if
-  // the stage harness stops moving the simulator's clock while a task waits (the deploys time out): each checked by
-  // making that change once.
+  // the stage harness stops moving the simulator's clock while a task waits (the deploys time out), and if the
+  // stage keeps the ReplicaSet's pod-template-hash label on the template: each checked by making that change once.
   it('rolls a Deployment deployed twice back to its first revision, as kubectl rollout undo does', async () => {
     // Jibe deploys both Deployments twice (so they carry its label); kubectl undoes `twin`, the stage undoes `web`.
     const ns = 'undo-previous';
@@ -99,12 +99,30 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
     ).toEqual(['2: shop:2 x0', '3: shop:1 x3']);
     const web = await env.user.get('apps/v1', 'Deployment', ns, 'web');
     expect(web!.metadata.annotations!['deployment.kubernetes.io/revision']).toBe('3');
+    // The ReplicaSet's pod-template-hash stays off the Deployment's template (kubectl strips it too).
+    expect((web!.spec!['template'] as any).metadata.labels).not.toHaveProperty('pod-template-hash');
 
     // A redelivered run of the whole stage keeps the target it chose: no revision 4, no image change.
     const again = await continueStage(undoRolloutManifestStage, run, { cluster: env.cluster }, 0);
     expect(again.status).toBe('SUCCEEDED');
     expect(await history(ns, 'web')).toBe(history3);
     expect(await podImages(ns, 'web')).toEqual(['shop:1', 'shop:1', 'shop:1']);
+  });
+
+  // Fails if an explicit revision is ignored in favour of numRevisionsBack (toRevision 2): checked by making the
+  // stage ignore `revision` once.
+  it('rolls back to a given revision, skipping the ones between', async () => {
+    const ns = 'undo-to-revision';
+    await deployedTwice(ns, ['web'], ['shop:1', 'shop:2', 'shop:3']);
+    const run = await runStage(
+      undoRolloutManifestStage,
+      { account: env.account, location: ns, manifestName: 'deployment web', revision: 1 },
+      { cluster: env.cluster },
+    );
+    expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
+    expect(run.outputs).toEqual({ fromRevision: 3, toRevision: 1 });
+    expect(await podImages(ns, 'web')).toEqual(['shop:1', 'shop:1', 'shop:1']);
+    expect(await history(ns, 'web')).toMatch(/^REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>\n4\s+<none>\n/);
   });
 
   // Fails if a revision is looked up by anything but its number (the stage succeeds): checked by using <= once.
