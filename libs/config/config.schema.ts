@@ -19,6 +19,13 @@ export const envSchema = z.object({
   JIBE_CONFIG_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "a Google service-account or authorized_user key file for GKE accounts (else gcloud's, else the metadata server)",
+    ),
 });
 
 /** Size limits of request bodies, e.g. `1mb`, `512kb`, or a number of bytes. */
@@ -105,6 +112,8 @@ export interface JibeConfig {
   readonly executions: { readonly retention: Readonly<FileConfig['executions']['retention']> };
   /** Kubernetes accounts, in the order the file lists them. */
   readonly accounts: readonly AccountConfig[];
+  /** Google application-default credentials for `gke` accounts: a key file, when one is given. */
+  readonly google: { readonly credentialsFile: string | undefined };
   /** Where the config file was read from, if any. */
   readonly configFile: string | undefined;
 }

@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     }).toThrow(TypeError);
   });
 
+  it("takes GKE accounts' Google key file from GOOGLE_APPLICATION_CREDENTIALS, as Google's libraries do", () => {
+    expect(loadConfig({}).google.credentialsFile).toBeUndefined();
+    expect(loadConfig({ GOOGLE_APPLICATION_CREDENTIALS: 'keys/sa.json' }).google.credentialsFile).toBe(
+      join(process.cwd(), 'keys/sa.json'),
+    );
+  });
+
   it('lists every bad environment variable with its name', () => {
     const problems = problemsOf({ PORT: '99999', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
     expect(problems).toHaveLength(3);

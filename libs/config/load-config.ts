@@ -69,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
     accounts: localMode
       ? LOCAL_MODE_ACCOUNTS.map((name) => accountSchema.parse({ name, kind: 'simulated' }))
       : f.accounts,
+    google: { credentialsFile: e.GOOGLE_APPLICATION_CREDENTIALS && resolve(e.GOOGLE_APPLICATION_CREDENTIALS) },
     configFile,
   });
 }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPki } from '../../test/support/test-pki';
 import { AccountRegistry } from './account-registry';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
+import { kubernetesRuntime } from './kubernetes.module';
 import { ApplicationDefaultCredentials } from './token-source';
 
 /**
@@ -389,6 +390,23 @@ describe('gke accounts: Google tokens and the GKE API, against local servers spe
     const { adapter } = registryWith([gke('gke-prod', 'prod')], { file });
     presented.length = 0;
     expect(await adapter.get('gke-prod', ref)).toMatchObject({ data: { answer: '42' } });
+    expect(presented.at(-1)).toMatch(/^ya29\.sa-\d+$/);
+  });
+
+  // Fails if GOOGLE_APPLICATION_CREDENTIALS (config.google.credentialsFile) were not handed to the token source:
+  // checked by building ApplicationDefaultCredentials() without options in kubernetes.module.ts, which then asks
+  // the real metadata address and fails.
+  it('the key file named by GOOGLE_APPLICATION_CREDENTIALS is the one production uses', async () => {
+    const file = join(dir, 'sa-key.json');
+    // Production's token source reads the real clock; the test's Google and cluster read `now`.
+    now = Date.now();
+    const runtime = kubernetesRuntime(
+      { accounts: [gke('gke-prod', 'prod')], google: { credentialsFile: file } },
+      { gkeApiUrl: google.url },
+    );
+    registries.push(runtime.registry);
+    presented.length = 0;
+    expect(await runtime.adapter.get('gke-prod', ref)).toMatchObject({ data: { answer: '42' } });
     expect(presented.at(-1)).toMatch(/^ya29\.sa-\d+$/);
   });
 

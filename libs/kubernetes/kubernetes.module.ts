@@ -28,14 +28,20 @@ const runtimes = new WeakMap<object, KubernetesRuntime>();
 
 /** The runtime for `config`, made on first call; options count only on that first call. */
 export function kubernetesRuntime(
-  config: Pick<JibeConfig, 'accounts'>,
+  config: Pick<JibeConfig, 'accounts'> & Partial<Pick<JibeConfig, 'google'>>,
   options: KubernetesOptions = {},
 ): KubernetesRuntime {
   let runtime = runtimes.get(config.accounts);
   if (!runtime) {
     const registry = new AccountRegistry(config.accounts, {
       ...options,
-      tokenSource: options.tokenSource ?? new ApplicationDefaultCredentials(),
+      // Google's rule for application-default credentials: GOOGLE_APPLICATION_CREDENTIALS first, then gcloud's file,
+      // then the metadata server (a GKE workload's own identity).
+      tokenSource:
+        options.tokenSource ??
+        new ApplicationDefaultCredentials(
+          config.google?.credentialsFile ? { credentialsFile: config.google.credentialsFile } : {},
+        ),
     });
     runtime = {
       registry,
@@ -51,7 +57,7 @@ export function kubernetesRuntime(
  * The engine's binding of {@link ClusterPort} for `config`'s accounts: pass it to
  * `EngineModule.forRoot({ ports: [kubernetesPortBinding(config)] })`. Tasks get the one adapter of that config.
  */
-export function kubernetesPortBinding(config: Pick<JibeConfig, 'accounts'>): {
+export function kubernetesPortBinding(config: Pick<JibeConfig, 'accounts'> & Partial<Pick<JibeConfig, 'google'>>): {
   readonly token: PortToken<ClusterPort>;
   create(): ClusterPort;
 } {
