@@ -42,11 +42,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
 async function dropLeftovers(client: Parameters<Parameters<typeof withAdminClient>[0]>[0]): Promise<void> {
   // A database's age is the age of its PG_VERSION file, written when it was created (pg_database keeps no time).
+  // missing_ok: another run may drop one of its databases between this query's scan and the file check; such a
+  // database is simply not a leftover (without it the whole run failed with "could not stat file", 58P01).
   const leftovers = await client.query<{ datname: string }>(
     `SELECT d.datname FROM pg_database d
       WHERE d.datname LIKE $1
         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)
-        AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - $2::interval`,
+        AND (pg_stat_file('base/' || d.oid || '/PG_VERSION', true)).modification < now() - $2::interval`,
     [`${likeEscape(TEST_DATABASE_PREFIX)}%`, LEFTOVER_AGE],
   );
   for (const { datname } of leftovers.rows) {
