@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { type KubeObject } from '../kubernetes/cluster.port';
-import { runStage } from '../kubernetes/testing/stage-harness';
+import { runStage, runTask } from '../kubernetes/testing/stage-harness';
 import { deleteManifestStage } from './delete-manifest.stage';
 
 const configMap = (namespace: string, name: string, labels: Record<string, string>): KubeObject => ({
@@ -65,6 +65,55 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     expect(await names('apps/v1', 'ReplicaSet', ns, 'app=web')).toEqual([]);
     expect(await names('v1', 'Pod', ns, 'app=web')).toEqual([]);
     expect(await names('v1', 'Pod', ns, 'app=api')).toHaveLength(2);
+  });
+
+  // Fails if a target already gone is deleted again (the re-run writes a DELETE): checked by making findTargets
+  // return the named object when the API said 404, once.
+  it('deletes a Job by name (Spinnaker fixture fields) with its pods; a re-run finds it gone and writes nothing', async () => {
+    const ns = 'delete-job';
+    await env.user.createNamespace(ns);
+    await env.cluster.apply(env.account, [
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'validate-deployment', namespace: ns },
+        spec: {
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              containers: [{ name: 'main', image: 'busybox', command: ['sleep', '600'] }],
+            },
+          },
+        },
+      },
+    ]);
+    await env.cluster.advance(1_000);
+    expect(await names('v1', 'Pod', ns, 'batch.kubernetes.io/job-name=validate-deployment')).toHaveLength(1);
+
+    const run = await runStage(
+      deleteManifestStage,
+      {
+        account: env.account,
+        app: 'x',
+        cloudProvider: 'kubernetes',
+        location: ns,
+        manifestName: 'job validate-deployment',
+        mode: 'static',
+        options: { cascading: true },
+      },
+      { cluster: env.cluster },
+    );
+    expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
+    expect(run.outputs['outputs.manifestNamesByNamespace']).toEqual({ [ns]: ['job validate-deployment'] });
+    expect(await names('batch/v1', 'Job', ns)).toEqual([]);
+    await env.cluster.advance(10_000);
+    expect(await names('v1', 'Pod', ns)).toEqual([]);
+
+    const writes = env.mark();
+    expect((await runTask(deleteManifestStage, 'deleteManifest', run, { cluster: env.cluster })).status).toBe(
+      'SUCCEEDED',
+    );
+    expect(writes.writes()).toEqual([]);
   });
 
   // Fails if waitForDelete succeeds without looking (the namespace is still Terminating): checked by making that
@@ -169,5 +218,11 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     expect(byName.error?.code).toBe('NOT_MANAGED');
     expect(await names('apps/v1', 'Deployment', ns)).toEqual(['their-web']);
     expect(await names('v1', 'Pod', ns, 'app=their-web')).toHaveLength(2);
+  });
+
+  it('refuses at save time a selector that would match every object of a kind', () => {
+    expect(deleteManifestStage.config.safeParse({ account: 'k', kinds: ['configMap'] }).error!.issues[0]).toMatchObject(
+      { path: ['labelSelectors'] },
+    );
   });
 });

@@ -5,16 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../../test/kube-sim/kubectl';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { type KubeObject } from '../kubernetes/cluster.port';
-import { runStage } from '../kubernetes/testing/stage-harness';
+import { MAX_LOG_CHARS, parseProperties } from '../kubernetes/jobs';
+import { runStage, runTask } from '../kubernetes/testing/stage-harness';
 import { runJobManifestStage } from './run-job-manifest.stage';
 
 /** A Job whose one container runs `script` (the simulator interprets echo, sleep and exit). */
-const job = (name: string, script: string): KubeObject => ({
+const job = (name: string, script: string, backoffLimit = 0): KubeObject => ({
   apiVersion: 'batch/v1',
   kind: 'Job',
   metadata: { name },
   spec: {
-    backoffLimit: 0,
+    backoffLimit,
     template: {
       spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', script] }] },
     },
@@ -112,5 +113,103 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const failed = await env.user.get('batch/v1', 'Job', namespace, jobName);
     expect(conditionsOf(failed)).toContain('Failed/PodFailurePolicy');
     expect(failed!.status!['succeeded'] ?? 0).toBe(0);
+  });
+
+  // Fails if ensureJob stops generating a name per run (the second run meets the first Job: AlreadyExists): checked
+  // by making it keep the manifest's name once.
+  it('runs a new Job each time', async () => {
+    const namespace = 'jobs-twice';
+    await env.user.createNamespace(namespace);
+    const config = { account: env.account, location: namespace, manifest: job('smoke', 'echo RUN=ok') };
+    const first = await runStage(runJobManifestStage, config, { cluster: env.cluster });
+    await env.cluster.advance(1_000);
+    const second = await runStage(runJobManifestStage, config, { cluster: env.cluster });
+    expect([first.status, second.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(second.outputs['jobName']).not.toBe(first.outputs['jobName']);
+    const jobs = await env.user.list('batch/v1', 'Job', namespace);
+    expect(jobs.map((j) => j.metadata.name).sort()).toEqual(
+      [String(first.outputs['jobName']), String(second.outputs['jobName'])].sort(),
+    );
+  });
+
+  // Fails if ensureJob creates a fresh Job when the run has lost track of its first one (two Jobs): checked by
+  // making it skip its look for a Job of this run, once.
+  it('creating the Job twice (a redelivered task that lost its result) creates one Job', async () => {
+    const namespace = 'jobs-redelivered';
+    await env.user.createNamespace(namespace);
+    const run = await runStage(
+      runJobManifestStage,
+      { account: env.account, location: namespace, manifest: job('smoke', 'echo OK=1') },
+      { cluster: env.cluster, stopBefore: 'monitorJob' },
+    );
+    // The worker created the Job, then died before the task's result (naming the Job) was recorded.
+    const { ['runJob.job']: _forgotten, ...lost } = run.context;
+    await runTask(runJobManifestStage, 'runJob', { ...run, context: lost }, { cluster: env.cluster });
+    expect(await env.user.list('batch/v1', 'Job', namespace)).toHaveLength(1);
+  });
+
+  // Fails if jobOutcome drops the Failed condition's reason and message (checked by making that change once); the
+  // logs of the failed pods are kept.
+  it("fails with Kubernetes' reason after the Job's retries and still keeps the logs", async () => {
+    const namespace = 'jobs-backoff';
+    await env.user.createNamespace(namespace);
+    // One retry: two pods, each printing and exiting 1, then the Job controller gives up.
+    const manifest = job('migrate', `echo 'connecting…'; echo 'ERROR: connection refused'; exit 1`, 1);
+    const run = await runStage(
+      runJobManifestStage,
+      { account: env.account, location: namespace, manifest },
+      { cluster: env.cluster },
+    );
+    expect(run.status).toBe('TERMINAL');
+    expect(run.error?.message).toMatch(
+      new RegExp(
+        `^job migrate-\\w+ in ${namespace} failed: BackoffLimitExceeded: Job has reached the specified backoff limit$`,
+      ),
+    );
+    expect(run.outputs['logs']).toContain('ERROR: connection refused');
+    const failed = await env.user.get('batch/v1', 'Job', namespace, String(run.outputs['jobName']));
+    expect(failed!.status!['failed']).toBe(2);
+  });
+
+  // Fails if jobLogs keeps the start of a long log instead of its end: checked by making it slice from the start once.
+  it('keeps the end of a long log', async () => {
+    const namespace = 'jobs-long-log';
+    await env.user.createNamespace(namespace);
+    const run = await runStage(
+      runJobManifestStage,
+      {
+        account: env.account,
+        location: namespace,
+        manifest: job('dump', `echo ${'x'.repeat(MAX_LOG_CHARS)}; echo RESULT=done`),
+      },
+      { cluster: env.cluster },
+    );
+    expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
+    expect(run.outputs['logsTruncated']).toBe(true);
+    expect(String(run.outputs['logs']).length).toBeLessThan(MAX_LOG_CHARS + 50);
+    expect(String(run.outputs['logs'])).toMatch(/x\nRESULT=done\n$/);
+    expect(run.outputs['RESULT']).toBe('done');
+  });
+
+  it('accepts only a Job', () => {
+    expect(
+      runJobManifestStage.config.safeParse({ account: 'k', manifest: { ...job('x', 'true'), kind: 'Pod' } }).error!
+        .issues[0],
+    ).toMatchObject({ path: ['manifest', 'kind'], message: 'must be a Job' });
+  });
+});
+
+describe('parseProperties', () => {
+  it('reads KEY=VALUE lines, Spinnaker properties and config JSON; later lines win', () => {
+    expect(
+      parseProperties(
+        "A=1\r\n  B = 2\nA=3\nSPINNAKER_PROPERTY_C='x y'\nSPINNAKER_CONFIG_JSON={bad\nD=a=b\n--- pod p ---\nPATH_X=",
+      ),
+    ).toEqual({
+      A: '3',
+      C: 'x y',
+      D: 'a=b',
+      PATH_X: '',
+    });
   });
 });
