@@ -325,7 +325,8 @@ describe('parameters and expressions', () => {
         .map((key) => {
           const d = Object.getOwnPropertyDescriptor(target, key) as Record<string, unknown>;
           const flags = `${String(d['enumerable'])}/${String(d['configurable'])}/${String(d['writable'])}`;
-          return `${String(key)} value=${identity(d['value'])} get=${identity(d['get'])} set=${identity(d['set'])} ${flags}`;
+          const parts = [`value=${identity(d['value'])}`, `get=${identity(d['get'])}`, `set=${identity(d['set'])}`];
+          return `${String(key)} ${parts.join(' ')} ${flags}`;
         })
         .sort();
     const snapshot = () =>

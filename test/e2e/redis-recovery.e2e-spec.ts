@@ -19,21 +19,34 @@ import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
  */
 
 const RUNS_DDL = `CREATE TABLE IF NOT EXISTS test_outage_runs (
-  id bigserial PRIMARY KEY, stage_id text NOT NULL, execution_id text NOT NULL, ref_id text NOT NULL)`;
+  id bigserial PRIMARY KEY, stage_id text NOT NULL, execution_id text NOT NULL, ref_id text NOT NULL,
+  outcome text NOT NULL)`;
 
 let redis: PrivateRedis;
 let api: RunningApi;
 let worker: INestApplicationContext;
 let pool: Pool;
+let gateOpen = false;
 let openGate: () => void = () => undefined;
-const gate = new Promise<void>((resolve) => (openGate = resolve));
+const gate = new Promise<void>((resolve) => (openGate = resolve)).then(() => (gateOpen = true));
+
+async function recordRun(runs: Pool, context: TaskContext, outcome: 'done' | 'waiting'): Promise<void> {
+  await runs.query('INSERT INTO test_outage_runs (stage_id, execution_id, ref_id, outcome) VALUES ($1, $2, $3, $4)', [
+    context.stage.id,
+    context.execution.id,
+    context.stage.refId,
+    outcome,
+  ]);
+}
 
 /**
- * A task outside the transaction, under a lease, like one that calls a cluster: every run is recorded, and with
- * `gated` it holds on until the test opens the gate, so it is in flight while Redis goes away.
+ * Tasks outside the transaction, like ones that call a cluster, each run recorded. `counted` runs once; with `gated`
+ * it holds on (under its lease) until the test opens the gate, so it is in flight while Redis goes away. `polled`
+ * looks every second whether the gate is open, like a rollout wait: between looks its next one is a delayed job in
+ * Redis, which a restarted Redis no longer has.
  */
-function countedStage(runs: Pool) {
-  return defineStage({
+function outageStages(runs: Pool) {
+  const counted = defineStage({
     type: 'counted',
     description: 'test: records each run of its task; a gated one waits for the test',
     config: z.looseObject({ gated: z.boolean().optional() }),
@@ -41,17 +54,29 @@ function countedStage(runs: Pool) {
       {
         name: 'counted',
         run: async (context: TaskContext): Promise<TaskResult> => {
-          await runs.query('INSERT INTO test_outage_runs (stage_id, execution_id, ref_id) VALUES ($1, $2, $3)', [
-            context.stage.id,
-            context.execution.id,
-            context.stage.refId,
-          ]);
+          await recordRun(runs, context, 'done');
           if (context.stage.context['gated'] === true) await gate;
           return { status: 'SUCCEEDED' };
         },
       },
     ],
   });
+  const polled = defineStage({
+    type: 'polled',
+    description: 'test: looks every second whether the gate is open',
+    config: z.looseObject({}),
+    tasks: [
+      {
+        name: 'polled',
+        run: async (context: TaskContext): Promise<TaskResult> => {
+          const open = gateOpen;
+          await recordRun(runs, context, open ? 'done' : 'waiting');
+          return open ? { status: 'SUCCEEDED' } : { status: 'RUNNING', retryAfterMs: 1000 };
+        },
+      },
+    ],
+  });
+  return [counted, polled];
 }
 
 async function startWorker(): Promise<INestApplicationContext> {
@@ -70,7 +95,7 @@ async function startWorker(): Promise<INestApplicationContext> {
       PersistenceModule,
       EngineModule.forRoot({
         consume: true,
-        registry: stageRegistry.with([countedStage(pool)]),
+        registry: stageRegistry.with(outageStages(pool)),
         settings: { sweepIntervalMs: 500, sweepGraceMs: 1000 },
       }),
     ],
@@ -103,12 +128,12 @@ describe('Redis restarting empty while executions run', () => {
     // Fails if the sweeper stops resending (SweeperService.sweep returning 0 at once): the waits and next steps lost
     // with Redis never arrive. Checked by making that change once.
     const http = httpClient(api.url);
-    // Saved beside the api: its validation knows only the real stage types, and "counted" is this test's own.
+    // Saved beside the api, whose validation knows only real stage types: "counted" and "polled" are this test's.
     const pipelineId = await createPipeline(worker, [
       stage('a', 'counted'),
-      stage('b', 'wait', ['a'], { waitTime: 10 }),
+      stage('p', 'polled', ['a']),
       stage('c', 'counted', ['a'], { gated: true }),
-      stage('d', 'counted', ['b', 'c']),
+      stage('d', 'counted', ['p', 'c']),
     ]);
     const start = async () => {
       const response = await http.post(`/api/pipelines/${pipelineId}/executions`, {});
@@ -118,26 +143,20 @@ describe('Redis restarting empty while executions run', () => {
     const before: string[] = [];
     for (let i = 0; i < 20; i++) before.push(await start());
 
-    // Mid-flight: every execution's gated task runs under its lease, and waits sit in Redis as delayed jobs.
+    // Mid-flight: every execution's gated task runs under its lease, and every polled stage has looked once.
     await eventually(
-      'every execution has its gated task in flight, and some wait is waiting',
+      'every execution has its gated task in flight and its polled stage waiting',
       async () => {
-        const { rows } = await pool.query<{ ref_id: string; n: string }>(
-          `SELECT ref_id, count(*) AS n FROM execution_stages WHERE execution_id = ANY($1) AND status = 'RUNNING'
-            GROUP BY ref_id`,
+        const { rows } = await pool.query<{ ref_id: string; stages: string }>(
+          `SELECT ref_id, count(DISTINCT stage_id) AS stages FROM test_outage_runs
+            WHERE execution_id = ANY($1) AND ref_id IN ('c', 'p') GROUP BY ref_id`,
           [before],
         );
-        const running = new Map(rows.map((r) => [r.ref_id, Number(r.n)]));
-        const { rows: runs } = await pool.query<{ n: string }>(
-          `SELECT count(*) AS n FROM test_outage_runs WHERE ref_id = 'c'`,
-        );
-        return running.get('c') === before.length && Number(runs[0]!.n) === before.length && running.get('b')
-          ? true
-          : undefined;
+        const seen = new Map(rows.map((r) => [r.ref_id, Number(r.stages)]));
+        return seen.get('c') === before.length && seen.get('p') === before.length ? true : undefined;
       },
-      60_000,
+      120_000,
     );
-
     await redis.kill();
     await eventually(
       'the api reports Redis unreachable',
@@ -180,7 +199,7 @@ describe('Redis restarting empty while executions run', () => {
       60_000,
     );
     const ids = [...before, ...during];
-    const statuses = await waitForAll(pool, ids, 120_000);
+    const statuses = await waitForAll(pool, ids, 180_000);
     expect([...statuses.values()].filter((s) => s !== 'SUCCEEDED')).toEqual([]);
 
     const { rows: stages } = await pool.query<{ id: string; execution_id: string; ref_id: string; status: string }>(
@@ -190,11 +209,16 @@ describe('Redis restarting empty while executions run', () => {
     expect(stages).toHaveLength(ids.length * 4);
     expect(stages.filter((s) => s.status !== 'SUCCEEDED')).toEqual([]);
     const { rows: runs } = await pool.query<{ stage_id: string; runs: string }>(
-      'SELECT stage_id, count(*) AS runs FROM test_outage_runs GROUP BY stage_id',
+      `SELECT stage_id, count(*) AS runs FROM test_outage_runs WHERE outcome = 'done' GROUP BY stage_id`,
     );
     const runsByStage = new Map(runs.map((r) => [r.stage_id, Number(r.runs)]));
-    for (const s of stages.filter((s) => s.ref_id !== 'b')) {
+    for (const s of stages) {
+      // A polled stage looks as often as it must, and finishes once.
       expect(runsByStage.get(s.id), `runs of ${s.ref_id} of ${s.execution_id}`).toBe(1);
     }
-  }, 300_000);
+    const { rows: polls } = await pool.query<{ waiting: string }>(
+      `SELECT count(*) AS waiting FROM test_outage_runs WHERE ref_id = 'p' AND outcome = 'waiting'`,
+    );
+    expect(Number(polls[0]!.waiting)).toBeGreaterThanOrEqual(before.length);
+  }, 480_000);
 });

@@ -219,7 +219,7 @@ describe('engine crash safety', () => {
 
   it('shares one queue between several engine instances without running any task twice', async () => {
     const prefix = testQueuePrefix();
-    // Eight messages at a time each: 24 handlers race for the same rows, on a third of the connections 3 × 32 would take.
+    // Eight messages at a time each: 24 handlers still race for the same rows, on far fewer connections than 3 × 32.
     const settings = { concurrency: 8 };
     const first = await engine('A', prefix, settings);
     await engine('B', prefix, settings);
