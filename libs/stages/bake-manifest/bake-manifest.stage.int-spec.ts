@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { deployManifestStage } from '../deploy-manifest/deploy-manifest.stage';
-import { InMemoryCluster } from '../kubernetes/testing/in-memory-cluster';
 import { runStage } from '../kubernetes/testing/stage-harness';
 import { bakeManifestStage } from './bake-manifest.stage';
 import { GitTemplateSourceAdapter } from './git-template-source.adapter';
@@ -23,8 +23,35 @@ spec:
           image: "{{image.repository}}:{{image.tag}}"
 `;
 
+/** A Deployment the API accepts (a selector matching its pods' labels), for the bake that is deployed. */
+const runnableTemplate = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{name}}
+spec:
+  replicas: {{replicas}}
+  selector:
+    matchLabels: {app: "{{name}}"}
+  template:
+    metadata:
+      labels: {app: "{{name}}"}
+    spec:
+      containers:
+        - name: app
+          image: "{{image.repository}}:{{image.tag}}"
+`;
+
+// Baking reads no cluster; the one simulator of this file is there for the bake that feeds a deploy.
+let env: StageSimulator;
+beforeAll(async () => {
+  env = await startStageSimulator();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
 const bake = (config: Record<string, unknown>, ports: [typeof TemplateSourcePort, unknown][] = []) =>
-  runStage(bakeManifestStage, config, { cluster: new InMemoryCluster(), ports });
+  runStage(bakeManifestStage, config, { cluster: env.cluster, ports });
 
 describe('bakeManifest (inline)', () => {
   it('renders with values, environment values and overrides into a content-addressed artifact', async () => {
@@ -110,13 +137,18 @@ describe('bakeManifest (inline)', () => {
     });
   });
 
+  // Fails if deployManifest reads the artifact's manifests from anywhere but the upstream stage's outputs (nothing
+  // is deployed): checked by making findArtifact ignore upstream stages once.
   it('feeds deployManifest through its artifact', async () => {
+    const ns = 'bake-to-deploy';
+    await env.user.createNamespace(ns);
     const baked = await bake({
       outputName: 'web',
-      templates: [{ name: 'd.yaml', content: deploymentTemplate }],
+      namespace: ns,
+      templates: [{ name: 'd.yaml', content: runnableTemplate }],
       values: { name: 'web', replicas: 2, image: { repository: 'web', tag: '1' } },
     });
-    const cluster = new InMemoryCluster();
+    expect(baked.status, JSON.stringify(baked.error)).toBe('SUCCEEDED');
     const bakeStage = {
       id: 'bake',
       refId: 'b',
@@ -129,15 +161,18 @@ describe('bakeManifest (inline)', () => {
     };
     const run = await runStage(
       deployManifestStage,
-      { account: 'k', source: 'artifact', manifestArtifactId: 'web' },
-      { cluster, stages: [bakeStage] },
+      { account: env.account, source: 'artifact', manifestArtifactId: 'web' },
+      { cluster: env.cluster, stages: [bakeStage] },
     );
-    expect(run.status).toBe('SUCCEEDED');
-    expect(cluster.find('k', 'Deployment', 'web')!.spec!['replicas']).toBe(2);
+    expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
+    // What `kubectl get deploy,pods -n bake-to-deploy` shows: the baked Deployment, its two pods running web:1.
+    expect((await env.user.get('apps/v1', 'Deployment', ns, 'web'))!.spec!['replicas']).toBe(2);
+    const pods = await env.user.list('v1', 'Pod', ns, 'app=web');
+    expect(pods.map((p) => (p.spec!['containers'] as { image: string }[])[0]!.image)).toEqual(['web:1', 'web:1']);
     const missing = await runStage(
       deployManifestStage,
-      { account: 'k', source: 'artifact', manifestArtifactId: 'api' },
-      { cluster, stages: [bakeStage] },
+      { account: env.account, source: 'artifact', manifestArtifactId: 'api' },
+      { cluster: env.cluster, stages: [bakeStage] },
     );
     expect(missing.error?.message).toBe(
       'no artifact "api" in this execution (artifacts here: web); produce it with bakeManifest upstream or pass it in the trigger',
