@@ -6,7 +6,7 @@ import { ConfigModule, loadConfig } from '@jibe/config';
 import { EngineModule, type EngineSettings } from '@jibe/engine';
 import { PersistenceModule } from '@jibe/persistence';
 import { stageRegistry } from '@jibe/stages';
-import { Module } from '@nestjs/common';
+import { ConsoleLogger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Pool } from 'pg';
 import { effectStage, noopStage } from './engine-test-stages';
@@ -43,7 +43,10 @@ async function main(): Promise<void> {
   })
   class ChaosWorkerModule {}
 
-  const app = await NestFactory.createApplicationContext(ChaosWorkerModule, { logger: ['error'] });
+  // Warnings as JSON lines: the chaos test reads the engine's lost-lease reports from them.
+  const app = await NestFactory.createApplicationContext(ChaosWorkerModule, {
+    logger: new ConsoleLogger({ json: true, logLevels: ['error', 'warn'] }),
+  });
   await app.init();
   process.once('SIGTERM', () => {
     void app
