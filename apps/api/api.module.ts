@@ -16,6 +16,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { OpenApiController } from './openapi/openapi.controller';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { PipelinesService } from './pipelines/pipelines.service';
+import { StageTypesController } from './stage-types/stage-types.controller';
 
 @Module({})
 export class ApiModule {
@@ -43,6 +44,7 @@ export class ApiModule {
         PipelinesController,
         ExecutionsController,
         AccountsController,
+        StageTypesController,
       ],
       providers: [RedisHealth, PipelinesService, ExecutionEvents, LocalModeShutdown],
     };

@@ -18,6 +18,7 @@ import {
   revertBody,
   updatePipelineBody,
 } from '../pipelines/pipelines.schemas';
+import { stageTypeView } from '../stage-types/stage-types.schemas';
 import { pipelineSchema } from '@jibe/domain';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
@@ -190,6 +191,18 @@ export const apiRoutes: readonly ApiRoute[] = [
     response: executionViewSchema,
   },
   { method: 'get', path: '/api/accounts', summary: 'Kubernetes accounts and whether each cluster answers now' },
+  {
+    method: 'get',
+    path: '/api/stage-types',
+    summary: 'Every stage type: its description and the JSON Schema of its config',
+    response: z.object({ items: z.array(stageTypeView) }),
+  },
+  {
+    method: 'get',
+    path: '/api/stage-types/{type}',
+    summary: 'One stage type: its description and the JSON Schema of its config',
+    response: stageTypeView,
+  },
   {
     method: 'get',
     path: '/api/executions/{id}/events',
