@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedSampleApplication } from '../../apps/api/local-mode/sample-application';
 import {
-  describe as describeExecution,
+  describeExecution,
   replicasOf,
   type SimApi,
   stageNamed,

@@ -2,7 +2,7 @@ import { type ActiveFault, type FaultSpec } from '@jibe/kube-sim';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createPipeline,
-  describe as describeExecution,
+  describeExecution,
   replicasOf,
   type SimApi,
   stageNamed,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPipeline,
-  describe as describeExecution,
+  describeExecution,
   replicasOf,
   type SimApi,
   stageNamed,

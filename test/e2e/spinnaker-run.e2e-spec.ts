@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPipeline,
-  describe as describeExecution,
+  describeExecution,
   type SimApi,
   stageNamed,
   startExecution,

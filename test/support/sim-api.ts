@@ -68,13 +68,13 @@ export async function waitForExecution(
     const execution = response.body;
     if (until(execution)) return execution;
     if (Date.now() > deadline)
-      throw new Error(`execution ${id} did not get there in ${timeoutMs} ms: ${describe(execution)}`);
+      throw new Error(`execution ${id} did not get there in ${timeoutMs} ms: ${describeExecution(execution)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
 /** One line per stage: name, status, error or what it waits for. */
-export function describe(execution: any): string {
+export function describeExecution(execution: any): string {
   const stages = (execution.stages as any[]).map((s) => {
     const detail = s.context?.exception?.details?.error ?? s.error?.message ?? s.context?.['jibe.lastTransientError'];
     const waiting = Object.entries(s.context ?? {}).find(([k]) => k.endsWith('.waitingFor'))?.[1];
