@@ -7,3 +7,4 @@ export * from './validate-pipeline';
 export * from './json-diff';
 export * from './execution.model';
 export * from './task';
+export * from './is-record';

@@ -10,13 +10,13 @@ export interface TaskExecutionView {
 }
 
 /** What tasks see of any stage of the execution (their own included). */
-export interface TaskStageView {
+export interface TaskStageView<Context extends object = Record<string, unknown>> {
   readonly id: string;
   readonly refId: string;
   readonly name: string;
   readonly type: string;
   readonly status: ExecutionStatus;
-  readonly context: Record<string, unknown>;
+  readonly context: Context;
   readonly outputs: Record<string, unknown>;
   readonly startTime: number | null;
 }
@@ -24,10 +24,15 @@ export interface TaskStageView {
 /** A port is an abstract class; the engine binds an implementation to it. */
 export type PortToken<T> = abstract new (...args: never[]) => T;
 
-export interface TaskContext {
+/**
+ * What a task is given. `Context` is what the task may read in its own stage's context: for tasks of a stage
+ * declared with `defineStage`, the config (as its schema parsed it) and the stage's declared state, both checked
+ * before the task runs; the engine itself hands every task the untyped record.
+ */
+export interface TaskContext<Context extends object = Record<string, unknown>> {
   readonly execution: TaskExecutionView;
   /** This stage; its `context` holds the config with every `${ }` already evaluated. */
-  readonly stage: TaskStageView;
+  readonly stage: TaskStageView<Context>;
   readonly stages: readonly TaskStageView[];
   /** Epoch milliseconds, from the engine's clock. */
   readonly now: number;
@@ -35,28 +40,40 @@ export interface TaskContext {
   port<T>(token: PortToken<T>): T;
 }
 
-/** A task's answer (Orca's contract): done, not done yet (ask again later), or failed for good. */
-export type TaskResult =
+/**
+ * A task's answer (Orca's contract): done, not done yet (ask again later), or failed for good. `context` is merged
+ * into the stage's context (what later runs and tasks read back), `outputs` into its outputs (what other stages
+ * and people read). `Writes` and `Outputs` type them for a stage that declares its state and outputs.
+ */
+export type TaskResult<
+  Writes extends object = Record<string, unknown>,
+  Outputs extends object = Record<string, unknown>,
+> =
   | {
       readonly status: 'SUCCEEDED';
-      readonly context?: Record<string, unknown>;
-      readonly outputs?: Record<string, unknown>;
+      readonly context?: Writes;
+      readonly outputs?: Outputs;
     }
-  | { readonly status: 'RUNNING'; readonly retryAfterMs: number; readonly context?: Record<string, unknown> }
+  | { readonly status: 'RUNNING'; readonly retryAfterMs: number; readonly context?: Writes }
   | {
       readonly status: 'TERMINAL';
       readonly error: ExecutionError;
       /** Overrides the status the stage's flags give a failure (a precondition marked `failPipeline: false`). */
       readonly failureStatus?: Extract<ExecutionStatus, 'STOPPED' | 'FAILED_CONTINUE'>;
-      readonly context?: Record<string, unknown>;
-      readonly outputs?: Record<string, unknown>;
+      readonly context?: Writes;
+      readonly outputs?: Outputs;
     };
 
 /**
  * One step of a stage. Tasks must be safe to run twice: a worker can die after a task took effect and before the
- * engine recorded it, and the task then runs again.
+ * engine recorded it, and the task then runs again. The type parameters are those of {@link TaskContext} and
+ * {@link TaskResult}; the engine runs tasks as `TaskDefinition` (untyped), which `defineStage` makes of typed ones.
  */
-export interface TaskDefinition {
+export interface TaskDefinition<
+  Context extends object = Record<string, unknown>,
+  Writes extends object = Record<string, unknown>,
+  Outputs extends object = Record<string, unknown>,
+> {
   readonly name: string;
   /**
    * Inline tasks run inside the engine's transaction, so a stage made only of them costs one queue hop. Only tasks
@@ -65,7 +82,9 @@ export interface TaskDefinition {
   readonly inline?: boolean;
   /** Longest the task may keep answering RUNNING, paused time excluded. */
   readonly timeoutMs?: number;
-  run(context: TaskContext): Promise<TaskResult>;
+  // A property, not a method: parameters of properties are checked strictly, so a task typed for one stage's
+  // context cannot be handed to the engine (or another stage) without `defineStage` checking that context first.
+  readonly run: (context: TaskContext<Context>) => Promise<TaskResult<Writes, Outputs>>;
 }
 
 /** Thrown by tasks and adapters for failures worth retrying (network, 429, 5xx, 409): the engine backs off and retries. */
