@@ -1,9 +1,9 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { isRecord } from '../kubernetes/manifest';
 import { redactSecret } from '../kubernetes/secrets';
-import { clusterTask, readConfig, StageFailure } from '../kubernetes/stage-support';
+import { clusterTask, StageFailure } from '../kubernetes/stage-support';
 import { mergeValues, renderManifests, toArtifact } from './render';
 import { type TemplateFile, TemplateSourcePort } from './template-source.port';
 
@@ -72,7 +72,7 @@ function parseValuesFile(file: TemplateFile): Record<string, unknown> {
   }
 }
 
-async function templateSet(context: TaskContext, c: z.output<typeof config>) {
+async function templateSet(context: TaskContext<object>, c: z.output<typeof config>) {
   if (c.templates)
     return {
       commit: undefined,
@@ -124,8 +124,8 @@ export const bakeManifestStage = defineStage({
   description: 'Render Handlebars manifest templates (inline or from Git) into a content-addressed artifact.',
   config,
   tasks: [
-    clusterTask('bakeManifest', async (context): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<StageTypes<typeof config>>('bakeManifest', async (context) => {
+      const c = context.stage.context;
       const set = await templateSet(context, c);
       const values = mergeValues(
         ...set.values,

@@ -1,4 +1,4 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
 
 const precondition = z.discriminatedUnion('type', [
@@ -31,8 +31,8 @@ export const checkPreconditionsStage = defineStage({
     {
       name: 'checkPreconditions',
       inline: true,
-      run: (context: TaskContext): Promise<TaskResult> => {
-        const preconditions = (context.stage.context['preconditions'] ?? []) as Precondition[];
+      run: (context) => {
+        const { preconditions } = context.stage.context;
         const results = preconditions.map((p, index) => ({ index, precondition: p, failure: check(p, context) }));
         const outputs = {
           preconditionResults: results.map((r) => ({ type: r.precondition.type, passed: r.failure === undefined })),

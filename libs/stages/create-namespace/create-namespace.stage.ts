@@ -1,15 +1,9 @@
-import { defineStage, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
 import { deployedBy, isManagedByJibe } from '../kubernetes/manifest';
-import {
-  checkStable,
-  cluster,
-  clusterTask,
-  kubernetesStageKeys,
-  readConfig,
-  stableTimeoutMs,
-} from '../kubernetes/stage-support';
+import { cluster, clusterTask, kubernetesStageKeys } from '../kubernetes/stage-support';
+import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -26,6 +20,10 @@ const config = z.looseObject({
   annotations: z.record(z.string(), z.string()).default({}),
 });
 
+const outputs = z.object({ namespace: z.string(), created: z.boolean(), managedByJibe: z.boolean() });
+
+type CreateNamespace = StageTypes<typeof config, z.ZodObject, typeof outputs>;
+
 /**
  * Creates a namespace labelled as Jibe's (so teardown may delete it later) and waits until it is Active. Safe to run
  * twice. A namespace that exists and is not Jibe's is left untouched: labelling it would let Jibe delete it.
@@ -34,9 +32,10 @@ export const createNamespaceStage = defineStage({
   type: 'createNamespace',
   description: 'Create a namespace (idempotent), labelled as managed by Jibe.',
   config,
+  outputs,
   tasks: [
-    clusterTask('createNamespace', async (context): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<CreateNamespace>('createNamespace', async (context) => {
+      const c = context.stage.context;
       const port = cluster(context);
       const existing = await port.get(c.account, { kind: 'Namespace', name: c.namespace });
       if (existing && !isManagedByJibe(existing)) {
@@ -66,15 +65,12 @@ export const createNamespaceStage = defineStage({
       ]);
       return { status: 'SUCCEEDED', outputs: { namespace: c.namespace, created: !existing, managedByJibe: true } };
     }),
-    clusterTask('waitForNamespace', async (context): Promise<TaskResult> => {
-      const account = String(context.stage.context['account']);
-      const name = String(context.stage.context['namespace']);
-      return (
-        (await checkStable(context, account, [{ kind: 'Namespace', name }], {
-          key: 'namespace.wait',
-          timeoutMs: stableTimeoutMs(context.stage.context),
-        })) ?? { status: 'SUCCEEDED' }
-      );
+    waitForStableTask<CreateNamespace>('waitForNamespace', {
+      key: 'namespace.wait',
+      objects: ({ stage }) => ({
+        account: stage.context.account,
+        refs: [{ kind: 'Namespace', name: stage.context.namespace }],
+      }),
     }),
   ],
 });

@@ -1,7 +1,7 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { ClusterError, type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
-import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, type JobResult, runLabel } from '../kubernetes/jobs';
+import { ClusterError, type KubeObject, objectRefSchema } from '../kubernetes/cluster.port';
+import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, jobResultSchema, runLabel } from '../kubernetes/jobs';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
 import {
   canonicalKind,
@@ -21,7 +21,6 @@ import {
   clusterTask,
   count,
   kubernetesStageKeys,
-  readConfig,
   StageFailure,
   stableTimeoutMs,
   stageNamespace,
@@ -65,9 +64,27 @@ const SCALED = 'dbRefresh.scaled';
 const JOB = 'dbRefresh.job';
 const RESULT = 'dbRefresh.result';
 
-function failed(context: TaskContext): boolean {
-  return typeof context.stage.context[FAILURE] === 'string';
-}
+const state = z.object({
+  /** What went wrong before the Job ended; the app is restored all the same, then the stage fails with it. */
+  [FAILURE]: z.string(),
+  /** What scaleDownApp scaled in, to restore. */
+  [SCALED]: z.array(objectRefSchema),
+  [JOB]: z.object({ name: z.string(), namespace: z.string() }),
+  [RESULT]: jobResultSchema,
+});
+
+/** runJobManifest's outputs (the Job's `KEY=VALUE` properties merged in, hence loose) and the clean-up's. */
+const outputs = z.looseObject({
+  jobName: z.string(),
+  jobStatus: z.enum(['Complete', 'Failed']),
+  propertyFileContents: z.record(z.string(), z.unknown()),
+  logs: z.string(),
+  logsTruncated: z.boolean(),
+  restored: z.array(z.string()),
+  deletedJobs: z.array(z.string()),
+});
+
+type DbRefresh = StageTypes<typeof config, typeof state, typeof outputs>;
 
 function refreshName(c: DbRefreshConfig): string {
   if (c.refreshName) return c.refreshName;
@@ -88,7 +105,7 @@ function recorded(error: unknown): string {
 }
 
 function refreshJob(c: DbRefreshConfig, name: string): KubeObject {
-  const job = clone(c.jobTemplate) as KubeObject;
+  const job: KubeObject = clone(c.jobTemplate);
   withLabels(job, { [LABELS.dbRefresh]: name });
   const env = [
     { name: 'JIBE_SOURCE_TYPE', value: c.source.type },
@@ -125,13 +142,15 @@ export const dbRefreshStage = defineStage({
   type: 'dbRefresh',
   description: 'Refresh a database from a snapshot or a live source with a Job, with the app scaled down meanwhile.',
   config,
+  state,
+  outputs,
   tasks: [
-    clusterTask('scaleDownApp', async (context): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<DbRefresh>('scaleDownApp', async (context) => {
+      const c = context.stage.context;
       if (!c.scaleDown) return { status: 'SUCCEEDED' };
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
-      let scaled = context.stage.context[SCALED] as ObjectRef[] | undefined;
+      let scaled = c[SCALED];
       const run = runLabel(context, 'scale-down');
       try {
         if (!scaled) {
@@ -162,9 +181,9 @@ export const dbRefreshStage = defineStage({
         };
       }
     }),
-    clusterTask('runRefreshJob', async (context): Promise<TaskResult> => {
-      if (failed(context) || isRecord(context.stage.context[JOB])) return { status: 'SUCCEEDED' };
-      const c = readConfig(context, config);
+    clusterTask<DbRefresh>('runRefreshJob', async (context) => {
+      const c = context.stage.context;
+      if (c[FAILURE] !== undefined || c[JOB]) return { status: 'SUCCEEDED' };
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       try {
@@ -180,11 +199,12 @@ export const dbRefreshStage = defineStage({
         return { status: 'SUCCEEDED', context: { [FAILURE]: `starting the refresh Job failed: ${recorded(error)}` } };
       }
     }),
-    clusterTask('monitorRefreshJob', async (context): Promise<TaskResult> => {
-      if (failed(context) || isRecord(context.stage.context[RESULT])) return { status: 'SUCCEEDED' };
-      const c = readConfig(context, config);
-      const ref = context.stage.context[JOB] as { name: string; namespace: string };
+    clusterTask<DbRefresh>('monitorRefreshJob', async (context) => {
+      const c = context.stage.context;
+      if (c[FAILURE] !== undefined || c[RESULT]) return { status: 'SUCCEEDED' };
+      const ref = c[JOB];
       try {
+        if (!ref) throw new StageFailure('no refresh Job: runRefreshJob has not run', 'INTERNAL');
         const result = await checkJob(context, c.account, ref, {
           key: 'dbRefresh.wait',
           timeoutMs: c.jobTimeoutMinutes ? c.jobTimeoutMinutes * 60_000 : DEFAULT_JOB_TIMEOUT_MS,
@@ -201,10 +221,10 @@ export const dbRefreshStage = defineStage({
         return { status: 'SUCCEEDED', context: { [FAILURE]: `watching the refresh Job failed: ${recorded(error)}` } };
       }
     }),
-    clusterTask('restoreApp', async (context): Promise<TaskResult> => {
-      const scaled = (context.stage.context[SCALED] ?? []) as ObjectRef[];
+    clusterTask<DbRefresh>('restoreApp', async (context) => {
+      const scaled = context.stage.context[SCALED] ?? [];
       if (scaled.length === 0) return { status: 'SUCCEEDED' };
-      const account = String(context.stage.context['account']);
+      const account = context.stage.context.account;
       const port = cluster(context);
       const restored: string[] = [];
       for (const ref of scaled) {
@@ -215,8 +235,8 @@ export const dbRefreshStage = defineStage({
       }
       return { status: 'SUCCEEDED', outputs: { restored } };
     }),
-    clusterTask('cleanupOldJobs', async (context): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<DbRefresh>('cleanupOldJobs', async (context) => {
+      const c = context.stage.context;
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       const jobs = await port.list(c.account, {
@@ -232,8 +252,8 @@ export const dbRefreshStage = defineStage({
       }
       return { status: 'SUCCEEDED', outputs: { deletedJobs: deleted } };
     }),
-    clusterTask('reportResult', (context): Promise<TaskResult> => {
-      const result = context.stage.context[RESULT] as JobResult | undefined;
+    clusterTask<DbRefresh>('reportResult', (context) => {
+      const result = context.stage.context[RESULT];
       const outputs = result
         ? {
             ...result.properties,
@@ -245,7 +265,7 @@ export const dbRefreshStage = defineStage({
           }
         : {};
       const failure = context.stage.context[FAILURE];
-      if (typeof failure === 'string') {
+      if (failure !== undefined) {
         return Promise.resolve({
           status: 'TERMINAL',
           outputs,

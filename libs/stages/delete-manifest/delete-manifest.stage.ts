@@ -1,19 +1,11 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
-import { type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
+import { type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
 import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
 import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
-import {
-  checkStable,
-  cluster,
-  clusterTask,
-  kubernetesStageKeys,
-  readConfig,
-  StageFailure,
-  stableTimeoutMs,
-  stageNamespace,
-} from '../kubernetes/stage-support';
+import { cluster, clusterTask, kubernetesStageKeys, StageFailure, stageNamespace } from '../kubernetes/stage-support';
 import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
+import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
 /** Spinnaker's structured selectors (`labelSelectors.selectors[]`), ANDed. */
 const selectorSchema = z.looseObject({
@@ -50,6 +42,18 @@ const config = z
 
 type DeleteConfig = z.output<typeof config>;
 
+const state = z.object({
+  /** What was deleted, for the wait until it is gone. */
+  'delete.targets': z.array(objectRefSchema),
+});
+
+const outputs = z.object({
+  'outputs.manifestNamesByNamespace': z.record(z.string(), z.array(z.string())),
+  deleted: z.array(z.string()),
+});
+
+type Delete = StageTypes<typeof config, typeof state, typeof outputs>;
+
 function selectorString(c: DeleteConfig): string {
   const terms = (c.labelSelectors?.selectors ?? []).map((s) => {
     switch (s.kind) {
@@ -70,7 +74,7 @@ function selectorString(c: DeleteConfig): string {
   return [c.labelSelector?.trim(), ...terms].filter(Boolean).join(',');
 }
 
-async function findTargets(context: TaskContext, c: DeleteConfig, namespace: string): Promise<KubeObject[]> {
+async function findTargets(context: TaskContext<object>, c: DeleteConfig, namespace: string): Promise<KubeObject[]> {
   const port = cluster(context);
   if (c.kinds && c.kinds.length > 0) {
     const found: KubeObject[] = [];
@@ -95,9 +99,11 @@ export const deleteManifestStage = defineStage({
   type: 'deleteManifest',
   description: 'Delete objects Jibe manages, by name or by label selector, and wait until they are gone.',
   config,
+  state,
+  outputs,
   tasks: [
-    clusterTask('deleteManifest', async (context): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<Delete>('deleteManifest', async (context) => {
+      const c = context.stage.context;
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       const objects = await findTargets(context, c, namespace);
@@ -124,15 +130,10 @@ export const deleteManifestStage = defineStage({
         outputs: { 'outputs.manifestNamesByNamespace': byNamespace, deleted: refs.map((r) => describeRef(r)) },
       };
     }),
-    clusterTask('waitForDelete', async (context): Promise<TaskResult> => {
-      const refs = (context.stage.context['delete.targets'] ?? []) as ObjectRef[];
-      return (
-        (await checkStable(context, String(context.stage.context['account']), refs, {
-          key: 'delete.wait',
-          want: 'missing',
-          timeoutMs: stableTimeoutMs(context.stage.context),
-        })) ?? { status: 'SUCCEEDED' }
-      );
+    waitForStableTask<Delete>('waitForDelete', {
+      key: 'delete.wait',
+      want: 'missing',
+      objects: ({ stage }) => ({ account: stage.context.account, refs: stage.context['delete.targets'] ?? [] }),
     }),
   ],
 });

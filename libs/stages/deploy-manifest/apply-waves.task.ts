@@ -1,37 +1,39 @@
 import { type TaskContext, type TaskResult } from '@jibe/domain';
-import { type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
+import { z } from 'zod';
+import { type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
 import { runLabel } from '../kubernetes/jobs';
 import { LABELS } from '../kubernetes/labels';
-import { clone, describeRef, isRecord, refOf, withLabels } from '../kubernetes/manifest';
+import { clone, describeRef, refOf, withLabels } from '../kubernetes/manifest';
+import { isManifest } from '../kubernetes/manifest-schema';
 import { isRedacted, unredactSecret } from '../kubernetes/secrets';
-import {
-  checkStable,
-  cluster,
-  clusterTask,
-  readConfig,
-  StageFailure,
-  stableTimeoutMs,
-} from '../kubernetes/stage-support';
-import { deployManifestConfig } from './deploy-manifest.config';
+import { checkStable, cluster, clusterTask, StageFailure, stableTimeoutMs } from '../kubernetes/stage-support';
+import { type DeployManifest, PLAN_KEY } from './deploy-manifest.config';
 import { type DeployPlan, type DeployStep } from './deploy-plan';
-import { PLAN_KEY, secretKey, sourceManifests } from './resolve-manifests.task';
+import { secretKey, sourceManifests } from './resolve-manifests.task';
 
-export function planOf(context: TaskContext): DeployPlan {
+type Context = TaskContext<DeployManifest['context']>;
+
+/** The plan resolveManifests made (it runs first, so a later task always finds one). */
+export function planOf(context: Context): DeployPlan {
   const plan = context.stage.context[PLAN_KEY];
-  if (!isRecord(plan)) throw new StageFailure('no deploy plan: resolveManifests has not run', 'INTERNAL');
-  return plan as unknown as DeployPlan;
+  if (!plan) throw new StageFailure('no deploy plan: resolveManifests has not run', 'INTERNAL');
+  return plan;
 }
+
+/** A wave's applied objects, kept under a key made at run time (`deploy.step<i>.refs`), so checked when read. */
+const stepRefs = z.array(objectRefSchema).optional();
 
 /**
  * Applies the steps of the given phases one at a time and waits for each to be stable before the next, never
  * blocking: each run applies what is due and answers RUNNING until the step is stable. Safe to run twice: applying
  * is server-side apply, and hook Jobs are found again by their run label.
  */
-async function runSteps(context: TaskContext, phases: ReadonlySet<DeployStep['phase']>): Promise<TaskResult> {
+async function runSteps(
+  context: Context,
+  phases: ReadonlySet<DeployStep['phase']>,
+): Promise<TaskResult<DeployManifest['writes']>> {
   const plan = planOf(context);
-  const timeoutMs = stableTimeoutMs({
-    stableManifestTimeoutMinutes: context.stage.context['stableManifestTimeoutMinutes'] as number | undefined,
-  });
+  const timeoutMs = stableTimeoutMs(context.stage.context);
   const state: Record<string, unknown> = { ...context.stage.context };
   const updates: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => {
@@ -41,7 +43,7 @@ async function runSteps(context: TaskContext, phases: ReadonlySet<DeployStep['ph
   for (const [index, step] of plan.steps.entries()) {
     if (!phases.has(step.phase) || state[`deploy.step${index}.done`] === true) continue;
     const key = `deploy.step${index}`;
-    let refs = state[`${key}.refs`] as ObjectRef[] | undefined;
+    let refs: readonly ObjectRef[] | undefined = stepRefs.parse(state[`${key}.refs`]);
     if (!refs) {
       const applied =
         step.phase === 'Sync' ? await applyObjects(context, plan, step) : await startHooks(context, plan, step, index);
@@ -72,9 +74,9 @@ function describeStep(step: DeployStep): string {
  * The step's objects as they are applied: a redacted Secret gets its values back from where they came from (the
  * stage's manifests or the artifact), read now and never written to the execution.
  */
-function withSecretValues(context: TaskContext, plan: DeployPlan, objects: readonly KubeObject[]): KubeObject[] {
+function withSecretValues(context: Context, plan: DeployPlan, objects: readonly KubeObject[]): KubeObject[] {
   if (!objects.some(isRedacted)) return [...objects];
-  const sources = sourceManifests(context, readConfig(context, deployManifestConfig));
+  const sources = sourceManifests(context, context.stage.context);
   return objects.map((object) => {
     if (!isRedacted(object)) return object;
     const where = describeRef({ kind: object.kind, name: secretKey(object) });
@@ -82,11 +84,11 @@ function withSecretValues(context: TaskContext, plan: DeployPlan, objects: reado
       (s) => s.name === secretKey(object) && s.namespace === object.metadata.namespace,
     );
     const source = entry ? sources[entry.index] : undefined;
-    return unredactSecret(object, isRecord(source) ? (source as unknown as KubeObject) : undefined, where);
+    return unredactSecret(object, isManifest(source) ? source : undefined, where);
   });
 }
 
-async function applyObjects(context: TaskContext, plan: DeployPlan, step: DeployStep): Promise<ObjectRef[]> {
+async function applyObjects(context: Context, plan: DeployPlan, step: DeployStep): Promise<ObjectRef[]> {
   const port = cluster(context);
   const objects = withSecretValues(context, plan, step.objects);
   const named = objects.filter((o) => o.metadata.name);
@@ -102,7 +104,7 @@ async function applyObjects(context: TaskContext, plan: DeployPlan, step: Deploy
  * and the hook created anew, so a PreSync migration Job runs on every deploy; one this run created is kept.
  */
 async function startHooks(
-  context: TaskContext,
+  context: Context,
   plan: DeployPlan,
   step: DeployStep,
   index: number,
@@ -136,9 +138,11 @@ async function startHooks(
 }
 
 /** PreSync hooks, then namespaces and CRDs, then each sync wave. */
-export const applyWavesTask = clusterTask('applyWaves', (context) => runSteps(context, new Set(['PreSync', 'Sync'])));
+export const applyWavesTask = clusterTask<DeployManifest>('applyWaves', (context) =>
+  runSteps(context, new Set(['PreSync', 'Sync'])),
+);
 
 /** PostSync hooks: after every object is stable and traffic has moved (Argo CD runs them once all is healthy). */
-export const runPostSyncHooksTask = clusterTask('runPostSyncHooks', (context) =>
+export const runPostSyncHooksTask = clusterTask<DeployManifest>('runPostSyncHooks', (context) =>
   runSteps(context, new Set(['PostSync'])),
 );

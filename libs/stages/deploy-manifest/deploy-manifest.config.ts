@@ -1,7 +1,9 @@
-import { EXPRESSION } from '@jibe/domain';
+import { EXPRESSION, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
+import { kubeObjectSchema } from '../kubernetes/cluster.port';
 import { manifestSchema } from '../kubernetes/manifest-schema';
 import { count, kubernetesStageKeys } from '../kubernetes/stage-support';
+import { deployPlanSchema } from './deploy-plan';
 
 /** `bluegreen` is Spinnaker's newer name for red/black (reference/spinnaker.md §3.3); both mean the same here. */
 export const strategySchema = z.enum(['none', 'redblack', 'bluegreen', 'highlander']);
@@ -56,3 +58,54 @@ export const deployManifestConfig = z
   });
 
 export type DeployManifestConfig = z.output<typeof deployManifestConfig>;
+
+/** Where the plan lives in the stage context. */
+export const PLAN_KEY = 'deploy.plan';
+
+/**
+ * What deployManifest's tasks keep between runs (besides each wave's and wait's bookkeeping, keys made at run
+ * time: `deploy.step<i>.refs`, `deploy.step<i>.done`, `<wait>.startedAt`, …).
+ */
+export const deployManifestState = z.object({
+  [PLAN_KEY]: deployPlanSchema,
+  /** What each traffic Service selected before the switch (null: no version), for rollback. */
+  'deploy.previousVersions': z.record(z.string(), z.string().nullable()),
+  'deploy.switchedAt': z.number(),
+});
+
+/** deployManifest's outputs, by Spinnaker's names where Spinnaker has them. */
+export const deployManifestOutputs = z.object({
+  manifests: z.array(kubeObjectSchema),
+  'outputs.manifestNamesByNamespace': z.record(z.string(), z.array(z.string())),
+  deployedServerGroups: z.array(
+    z.object({
+      account: z.string(),
+      namespace: z.string(),
+      kind: z.string(),
+      name: z.string(),
+      cluster: z.string(),
+      version: z.string(),
+      reused: z.boolean(),
+    }),
+  ),
+  hpaManagedReplicas: z.array(z.string()),
+  skippedHooks: z.array(z.string()),
+  trafficSwitched: z.boolean(),
+  previousServerGroups: z.array(
+    z.object({
+      service: z.string(),
+      namespace: z.string(),
+      cluster: z.string(),
+      version: z.string().nullable(),
+      serverGroup: z.string().nullable(),
+    }),
+  ),
+  scaledDownServerGroups: z.array(z.string()),
+  deletedServerGroups: z.array(z.string()),
+});
+
+export type DeployManifest = StageTypes<
+  typeof deployManifestConfig,
+  typeof deployManifestState,
+  typeof deployManifestOutputs
+>;

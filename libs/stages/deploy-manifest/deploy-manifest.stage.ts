@@ -1,8 +1,8 @@
 import { defineStage } from '@jibe/domain';
 import { applyWavesTask, runPostSyncHooksTask } from './apply-waves.task';
-import { deployManifestConfig } from './deploy-manifest.config';
+import { deployManifestConfig, deployManifestOutputs, deployManifestState } from './deploy-manifest.config';
 import { resolveManifestsTask } from './resolve-manifests.task';
-import { cleanupTask, scaleDownOldTask, switchTrafficTask, waitForStableTask } from './traffic.tasks';
+import { cleanupTask, scaleDownOldTask, switchTrafficTask, waitForDeployedTask } from './traffic.tasks';
 
 /**
  * Applies manifests (text or a baked artifact) with server-side apply, in waves, waits until everything is stable,
@@ -13,10 +13,12 @@ export const deployManifestStage = defineStage({
   type: 'deployManifest',
   description: 'Apply Kubernetes manifests, wait until they are stable, and optionally switch traffic red/black.',
   config: deployManifestConfig,
+  state: deployManifestState,
+  outputs: deployManifestOutputs,
   tasks: [
     resolveManifestsTask,
     applyWavesTask,
-    waitForStableTask,
+    waitForDeployedTask,
     switchTrafficTask,
     runPostSyncHooksTask,
     scaleDownOldTask,

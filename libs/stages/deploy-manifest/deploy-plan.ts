@@ -1,53 +1,55 @@
-import { type KubeObject } from '../kubernetes/cluster.port';
+import { z } from 'zod';
+import { type KubeObject, kubeObjectSchema } from '../kubernetes/cluster.port';
 import { ANNOTATIONS } from '../kubernetes/labels';
 import { CLUSTER_SCOPED_KINDS } from '../kubernetes/manifest';
 import { StageFailure } from '../kubernetes/stage-support';
 
-/** What resolveManifests decides once, so every later task (and every re-run) works from the same plan. */
-export interface DeployPlan {
-  readonly account: string;
-  readonly strategy: 'none' | 'redblack' | 'highlander';
-  readonly enableTraffic: boolean;
-  readonly scaleDown: boolean;
-  readonly delayBeforeScaleDownMs: number;
-  readonly steps: readonly DeployStep[];
-  /** Traffic Services from the manifests that did not exist: created at the switch, already pointing at the new version. */
-  readonly heldServices: readonly KubeObject[];
-  readonly serverGroups: readonly PlannedServerGroup[];
-  /** Hooks Jibe does not run (PreDelete, SyncFail, Helm test, …), for the outputs. */
-  readonly skippedHooks: readonly string[];
-  /** Workloads whose replica count was left to an HPA. */
-  readonly hpaManaged: readonly string[];
-  /** Where each redacted Secret's values are read again when it is applied: its index in the source manifests. */
-  readonly secretSources?: readonly SecretSource[];
-}
+/** Where a redacted Secret's values are read again when it is applied: its index in the source manifests. */
+const secretSourceSchema = z.object({ name: z.string(), namespace: z.string().optional(), index: z.number() });
 
-export interface SecretSource {
-  readonly name: string;
-  readonly namespace: string | undefined;
-  readonly index: number;
-}
-
-export interface DeployStep {
-  readonly phase: 'PreSync' | 'Sync' | 'PostSync';
+const deployStepSchema = z.object({
+  phase: z.enum(['PreSync', 'Sync', 'PostSync']),
   /** The sync wave (Sync only; namespaces and CRDs go in a wave of their own before every other). */
-  readonly wave: number | null;
-  readonly objects: readonly KubeObject[];
-}
+  wave: z.number().nullable(),
+  objects: z.array(kubeObjectSchema),
+});
 
-export interface PlannedServerGroup {
-  readonly kind: string;
-  readonly name: string;
-  readonly namespace: string;
-  readonly cluster: string;
-  readonly version: string;
-  readonly sequence: number;
+const plannedServerGroupSchema = z.object({
+  kind: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  cluster: z.string(),
+  version: z.string(),
+  sequence: z.number(),
   /** The newest existing version had the same content, so it is deployed again rather than copied. */
-  readonly reused: boolean;
-  readonly services: readonly string[];
-  readonly trafficNamespace: string;
-  readonly maxVersionsToKeep: number | null;
-}
+  reused: z.boolean(),
+  services: z.array(z.string()),
+  trafficNamespace: z.string(),
+  maxVersionsToKeep: z.number().nullable(),
+});
+
+/** What resolveManifests decides once, so every later task (and every re-run) works from the same plan. */
+export const deployPlanSchema = z.object({
+  account: z.string(),
+  strategy: z.enum(['none', 'redblack', 'highlander']),
+  enableTraffic: z.boolean(),
+  scaleDown: z.boolean(),
+  delayBeforeScaleDownMs: z.number(),
+  steps: z.array(deployStepSchema),
+  /** Traffic Services from the manifests that did not exist: created at the switch, already pointing at the new version. */
+  heldServices: z.array(kubeObjectSchema),
+  serverGroups: z.array(plannedServerGroupSchema),
+  /** Hooks Jibe does not run (PreDelete, SyncFail, Helm test, …), for the outputs. */
+  skippedHooks: z.array(z.string()),
+  /** Workloads whose replica count was left to an HPA. */
+  hpaManaged: z.array(z.string()),
+  secretSources: z.array(secretSourceSchema).optional(),
+});
+
+export type DeployPlan = z.output<typeof deployPlanSchema>;
+export type DeployStep = z.output<typeof deployStepSchema>;
+export type PlannedServerGroup = z.output<typeof plannedServerGroupSchema>;
+export type SecretSource = z.output<typeof secretSourceSchema>;
 
 /** Argo CD's order within a wave (gitops-engine `sync_tasks.go` kind order): what others depend on goes first. */
 const KIND_ORDER = [

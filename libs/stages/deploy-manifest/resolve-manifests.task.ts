@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type TaskContext, type TaskResult } from '@jibe/domain';
+import { type TaskContext } from '@jibe/domain';
 import { findArtifact, manifestsOf } from '../kubernetes/artifacts';
 import { type ClusterPort, type KubeObject } from '../kubernetes/cluster.port';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
@@ -26,13 +26,10 @@ import {
   parseVersionedName,
   type ServerGroup,
 } from '../kubernetes/server-groups';
-import { cluster, clusterTask, readConfig, StageFailure, toCount } from '../kubernetes/stage-support';
+import { cluster, clusterTask, StageFailure, toCount } from '../kubernetes/stage-support';
 import { NO_VERSION, selectedVersion, serviceName } from '../kubernetes/traffic';
-import { deployManifestConfig, type DeployManifestConfig } from './deploy-manifest.config';
+import { type DeployManifest, type DeployManifestConfig, PLAN_KEY } from './deploy-manifest.config';
 import { type DeployPlan, isNamespaced, type PlannedServerGroup, planSteps, type SecretSource } from './deploy-plan';
-
-/** Where the plan lives in the stage context. */
-export const PLAN_KEY = 'deploy.plan';
 
 /** Red/black waits this long after the switch before scaling the old version down (kube-proxy lag; Argo Rollouts: 30 s). */
 const DEFAULT_SCALE_DOWN_DELAY_S = 30;
@@ -42,15 +39,15 @@ const DEFAULT_SCALE_DOWN_DELAY_S = 30;
  * server group, replicas left to HPAs, and the order of application. Safe to run twice: a plan already made is
  * kept, so a re-run never picks another version number.
  */
-export const resolveManifestsTask = clusterTask('resolveManifests', async (context): Promise<TaskResult> => {
-  if (isRecord(context.stage.context[PLAN_KEY])) return { status: 'SUCCEEDED' };
-  const config = readConfig(context, deployManifestConfig);
+export const resolveManifestsTask = clusterTask<DeployManifest>('resolveManifests', async (context) => {
+  const config = context.stage.context;
+  if (config[PLAN_KEY]) return { status: 'SUCCEEDED' };
   const plan = await buildPlan(context, config, cluster(context));
   return { status: 'SUCCEEDED', context: { [PLAN_KEY]: plan } };
 });
 
 /** The manifests as given (the stage's text or the artifact), read again at apply time for Secrets' values. */
-export function sourceManifests(context: TaskContext, config: DeployManifestConfig): unknown[] {
+export function sourceManifests(context: TaskContext<object>, config: DeployManifestConfig): unknown[] {
   if (config.source === 'artifact') {
     const artifact =
       config.manifestArtifact?.reference !== undefined
@@ -64,7 +61,11 @@ export function sourceManifests(context: TaskContext, config: DeployManifestConf
   return config.manifests;
 }
 
-async function buildPlan(context: TaskContext, config: DeployManifestConfig, port: ClusterPort): Promise<DeployPlan> {
+async function buildPlan(
+  context: TaskContext<object>,
+  config: DeployManifestConfig,
+  port: ClusterPort,
+): Promise<DeployPlan> {
   const account = config.account;
   const raw = sourceManifests(context, config);
   const problems = raw.flatMap((m, i) => checkManifest(m, `manifests[${i}]`));

@@ -1,17 +1,13 @@
-import { type TaskContext, type TaskResult } from '@jibe/domain';
+import { type TaskResult } from '@jibe/domain';
 import { describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
 import { scaleTo } from '../kubernetes/scaling';
 import { listServerGroups } from '../kubernetes/server-groups';
-import { checkStable, cluster, clusterTask, stableTimeoutMs } from '../kubernetes/stage-support';
+import { cluster, clusterTask } from '../kubernetes/stage-support';
 import { pointServices } from '../kubernetes/traffic';
+import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 import { planOf } from './apply-waves.task';
+import { type DeployManifest } from './deploy-manifest.config';
 import { type DeployPlan } from './deploy-plan';
-
-function timeout(context: TaskContext): number {
-  return stableTimeoutMs({
-    stableManifestTimeoutMinutes: context.stage.context['stableManifestTimeoutMinutes'] as number | undefined,
-  });
-}
 
 function syncObjects(plan: DeployPlan) {
   return plan.steps.filter((s) => s.phase === 'Sync').flatMap((s) => s.objects);
@@ -21,55 +17,77 @@ function syncObjects(plan: DeployPlan) {
  * Every object of the deploy is stable (the waves waited for each; this is the last look, and the outputs).
  * Outputs use Spinnaker's names so `#stage('Deploy').outputs['outputs.manifestNamesByNamespace']` works.
  */
-export const waitForStableTask = clusterTask('waitForManifestToStabilize', async (context): Promise<TaskResult> => {
-  const plan = planOf(context);
-  const objects = syncObjects(plan).filter((o) => o.metadata.name);
-  const waiting = await checkStable(context, plan.account, objects.map(refOf), {
-    key: 'deploy.final',
-    timeoutMs: timeout(context),
-  });
-  if (waiting) return waiting;
-  const byNamespace: Record<string, string[]> = {};
-  for (const object of [...objects, ...plan.heldServices]) {
-    const namespace = object.metadata.namespace ?? '';
-    (byNamespace[namespace] ??= []).push(describeRef({ kind: object.kind, name: object.metadata.name ?? '' }));
-  }
-  return {
-    status: 'SUCCEEDED',
-    outputs: {
-      manifests: [...objects, ...plan.heldServices],
-      'outputs.manifestNamesByNamespace': byNamespace,
-      deployedServerGroups: plan.serverGroups.map((g) => ({
-        account: plan.account,
-        namespace: g.namespace,
-        kind: g.kind,
-        name: g.name,
-        cluster: g.cluster,
-        version: g.version,
-        reused: g.reused,
-      })),
-      hpaManagedReplicas: plan.hpaManaged,
-      skippedHooks: plan.skippedHooks,
-    },
-  };
+export const waitForDeployedTask = waitForStableTask<DeployManifest>('waitForManifestToStabilize', {
+  key: 'deploy.final',
+  objects: (context) => {
+    const plan = planOf(context);
+    return { account: plan.account, refs: namedSyncObjects(plan).map(refOf) };
+  },
+  then: (context) => {
+    const plan = planOf(context);
+    const objects = namedSyncObjects(plan);
+    const byNamespace: Record<string, string[]> = {};
+    for (const object of [...objects, ...plan.heldServices]) {
+      const namespace = object.metadata.namespace ?? '';
+      (byNamespace[namespace] ??= []).push(describeRef({ kind: object.kind, name: object.metadata.name ?? '' }));
+    }
+    return {
+      status: 'SUCCEEDED',
+      outputs: {
+        manifests: [...objects, ...plan.heldServices],
+        'outputs.manifestNamesByNamespace': byNamespace,
+        deployedServerGroups: plan.serverGroups.map((g) => ({
+          account: plan.account,
+          namespace: g.namespace,
+          kind: g.kind,
+          name: g.name,
+          cluster: g.cluster,
+          version: g.version,
+          reused: g.reused,
+        })),
+        hpaManagedReplicas: plan.hpaManaged,
+        skippedHooks: plan.skippedHooks,
+      },
+    };
+  },
 });
+
+function namedSyncObjects(plan: DeployPlan) {
+  return syncObjects(plan).filter((o) => o.metadata.name);
+}
 
 /**
  * Points the traffic Services at the new version, each in one update, only once the version is stable (looked at
  * again right before the switch). A version that never becomes stable never gets traffic: the stage fails with
  * Kubernetes' reason while the old version keeps serving. Records what each Service pointed at before, for rollback.
  */
-export const switchTrafficTask = clusterTask('switchTraffic', async (context): Promise<TaskResult> => {
+export const switchTrafficTask = waitForStableTask<DeployManifest>('switchTraffic', {
+  key: 'deploy.switch',
+  // Nothing to switch: no objects, so the wait is over at once and the switch below does nothing.
+  objects: (context) => {
+    const plan = planOf(context);
+    return {
+      account: plan.account,
+      refs: trafficGroups(plan).map((g) => ({ kind: g.kind, name: g.name, namespace: g.namespace })),
+    };
+  },
+  then: (context) => switchTraffic(context),
+});
+
+function trafficGroups(plan: DeployPlan) {
+  return plan.serverGroups.filter((g) => g.services.length > 0);
+}
+
+async function switchTraffic(
+  context: Parameters<typeof planOf>[0],
+): Promise<TaskResult<DeployManifest['writes'], DeployManifest['outputs']>> {
   const plan = planOf(context);
   const port = cluster(context);
-  const groups = plan.serverGroups.filter((g) => g.services.length > 0);
+  const groups = trafficGroups(plan);
   if (groups.length === 0 && plan.heldServices.length === 0) return { status: 'SUCCEEDED' };
-  const refs = groups.map((g) => ({ kind: g.kind, name: g.name, namespace: g.namespace }));
-  const waiting = await checkStable(context, plan.account, refs, { key: 'deploy.switch', timeoutMs: timeout(context) });
-  if (waiting) return waiting;
   // A Service created by this deploy is applied here, already pointing at the new version (or at none).
   if (plan.heldServices.length > 0) await port.apply(plan.account, plan.heldServices);
-  const previous: Record<string, unknown> = { ...(context.stage.context['deploy.previousVersions'] as object) };
+  const previous: Record<string, string | null> = { ...context.stage.context['deploy.previousVersions'] };
   if (plan.enableTraffic) {
     for (const group of groups) {
       const before = await pointServices(port, plan.account, group.trafficNamespace, group.services, group);
@@ -79,13 +97,13 @@ export const switchTrafficTask = clusterTask('switchTraffic', async (context): P
       }
     }
   }
-  const switchedAt = Number(context.stage.context['deploy.switchedAt'] ?? context.now);
+  const switchedAt = context.stage.context['deploy.switchedAt'] ?? context.now;
   const rollback = groups.flatMap((g) =>
     g.services.map((service) => ({
       service,
       namespace: g.trafficNamespace,
       cluster: g.cluster,
-      version: (previous[service] as string | null | undefined) ?? null,
+      version: previous[service] ?? null,
       serverGroup:
         typeof previous[service] === 'string' && previous[service] !== g.version
           ? `${g.cluster}-${String(previous[service])}`
@@ -97,16 +115,16 @@ export const switchTrafficTask = clusterTask('switchTraffic', async (context): P
     context: { 'deploy.previousVersions': previous, 'deploy.switchedAt': switchedAt },
     outputs: { trafficSwitched: plan.enableTraffic, previousServerGroups: rollback },
   };
-});
+}
 
 /**
  * Red/black: after `delayBeforeScaleDownSeconds` (endpoints and kube-proxy lag the selector), scales every older
  * version of the cluster to 0, remembering its count for a rollback. Only versions Jibe manages are touched.
  */
-export const scaleDownOldTask = clusterTask('scaleDownOld', async (context): Promise<TaskResult> => {
+export const scaleDownOldTask = clusterTask<DeployManifest>('scaleDownOld', async (context) => {
   const plan = planOf(context);
   if (plan.strategy !== 'redblack' || !plan.scaleDown || !plan.enableTraffic) return { status: 'SUCCEEDED' };
-  const switchedAt = Number(context.stage.context['deploy.switchedAt'] ?? context.now);
+  const switchedAt = context.stage.context['deploy.switchedAt'] ?? context.now;
   const due = switchedAt + plan.delayBeforeScaleDownMs - context.now;
   if (due > 0) return { status: 'RUNNING', retryAfterMs: due };
   const port = cluster(context);
@@ -124,11 +142,11 @@ export const scaleDownOldTask = clusterTask('scaleDownOld', async (context): Pro
  * Deletes versions beyond `maxVersionsToKeep` (newest kept, the new one always), or with highlander every older
  * version once the delay has passed. Never deletes what Jibe does not manage.
  */
-export const cleanupTask = clusterTask('cleanup', async (context): Promise<TaskResult> => {
+export const cleanupTask = clusterTask<DeployManifest>('cleanup', async (context) => {
   const plan = planOf(context);
   const port = cluster(context);
   if (plan.strategy === 'highlander' && plan.enableTraffic) {
-    const switchedAt = Number(context.stage.context['deploy.switchedAt'] ?? context.now);
+    const switchedAt = context.stage.context['deploy.switchedAt'] ?? context.now;
     const due = switchedAt + plan.delayBeforeScaleDownMs - context.now;
     if (due > 0) return { status: 'RUNNING', retryAfterMs: due };
   }

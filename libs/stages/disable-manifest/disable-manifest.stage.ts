@@ -1,9 +1,14 @@
-import { defineStage, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes } from '@jibe/domain';
+import { z } from 'zod';
 import { LABELS } from '../kubernetes/labels';
 import { describeRef, refOf } from '../kubernetes/manifest';
 import { cluster, clusterTask } from '../kubernetes/stage-support';
 import { NO_VERSION, selectedVersion, serviceSelector } from '../kubernetes/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
+
+const outputs = z.object({ disabledServerGroup: z.string(), servicesWithoutTraffic: z.array(z.string()) });
+
+type Disable = StageTypes<typeof trafficTargetConfig, z.ZodObject, typeof outputs>;
 
 /**
  * Takes a server group out of its Services (Spinnaker's Disable (Manifest)). A Service pointing at another version
@@ -13,8 +18,9 @@ export const disableManifestStage = defineStage({
   type: 'disableManifest',
   description: 'Stop the Services sending traffic to a server group.',
   config: trafficTargetConfig,
+  outputs,
   tasks: [
-    clusterTask('disableManifest', async (context): Promise<TaskResult> => {
+    clusterTask<Disable>('disableManifest', async (context) => {
       const target = await resolveTrafficTarget(context);
       const port = cluster(context);
       const disabled: string[] = [];

@@ -24,7 +24,7 @@ function artifactsIn(value: unknown): Artifact[] {
  * execution's stages and the trigger's artifacts (and their bound expected artifacts). With no id, the one
  * `embedded/base64` artifact the execution produced; several is an error asking for `manifestArtifactId`.
  */
-export function findArtifact(context: TaskContext, id: string | undefined): Artifact {
+export function findArtifact(context: TaskContext<object>, id: string | undefined): Artifact {
   const candidates: Artifact[] = [];
   const stages = [...context.stages]
     .filter((s) => s.id !== context.stage.id)

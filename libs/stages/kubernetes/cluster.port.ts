@@ -1,3 +1,6 @@
+import { isRecord } from '@jibe/domain';
+import { z } from 'zod';
+
 /**
  * What Kubernetes stages may ask of a cluster. Stages are pure: they see clusters only through this port, which
  * `libs/kubernetes` implements with `@kubernetes/client-node` (server-side apply, field manager `jibe`). Every
@@ -30,6 +33,19 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/**
+ * A {@link KubeObject} kept in a stage's state: checked for what every object has (apiVersion, kind, metadata);
+ * the rest is the API server's business, as in the manifests the stage was given.
+ */
+export const kubeObjectSchema = z.custom<KubeObject>(
+  (value) =>
+    isRecord(value) &&
+    typeof value['apiVersion'] === 'string' &&
+    typeof value['kind'] === 'string' &&
+    isRecord(value['metadata']),
+  'expected a Kubernetes object (apiVersion, kind, metadata)',
+);
+
 /** Names one object. `apiVersion` may be left out for the common kinds (the adapter knows their group). */
 export interface ObjectRef {
   readonly apiVersion?: string;
@@ -37,6 +53,14 @@ export interface ObjectRef {
   readonly name: string;
   readonly namespace?: string;
 }
+
+/** An {@link ObjectRef} as stages keep it in their state (see `StageSpec.state`). */
+export const objectRefSchema = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string(),
+  name: z.string(),
+  namespace: z.string().optional(),
+});
 
 /** Where an object stands, by the stability rules of reference/spinnaker.md §3.5. */
 export interface ObjectStatus {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type TaskContext } from '@jibe/domain';
+import { z } from 'zod';
 import { ClusterPort, type KubeObject } from './cluster.port';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from './labels';
 import { clone, deployedBy, withAnnotations, withLabels } from './manifest';
@@ -11,7 +12,7 @@ import { pollDelay } from './stage-support';
  */
 
 /** A label value (≤ 63 characters) naming this run of this stage, plus a discriminator (several Jobs per run). */
-export function runLabel(context: TaskContext, discriminator = ''): string {
+export function runLabel(context: TaskContext<object>, discriminator = ''): string {
   const seed = `${context.execution.id}/${context.stage.id}/${context.stage.startTime ?? ''}/${discriminator}`;
   return createHash('sha256').update(seed).digest('hex').slice(0, 32);
 }
@@ -21,7 +22,7 @@ export function runLabel(context: TaskContext, discriminator = ''): string {
  * `metadata.name` becomes `generateName: <name>-` so every run is a new Job and old runs stay inspectable.
  */
 export async function ensureJob(
-  context: TaskContext,
+  context: TaskContext<object>,
   account: string,
   manifest: KubeObject,
   namespace: string,
@@ -130,15 +131,17 @@ export function parseProperties(log: string): Record<string, unknown> {
 }
 
 /** A Job's end as a stage keeps it: outcome, logs and the properties its pods printed. */
-export interface JobResult {
-  readonly jobName: string;
-  readonly namespace: string;
-  readonly status: 'Complete' | 'Failed';
-  readonly message: string;
-  readonly logs: string;
-  readonly logsTruncated: boolean;
-  readonly properties: Record<string, unknown>;
-}
+export const jobResultSchema = z.object({
+  jobName: z.string(),
+  namespace: z.string(),
+  status: z.enum(['Complete', 'Failed']),
+  message: z.string(),
+  logs: z.string(),
+  logsTruncated: z.boolean(),
+  properties: z.record(z.string(), z.unknown()),
+});
+
+export type JobResult = z.output<typeof jobResultSchema>;
 
 /** Spinnaker's Run Job default (reference/spinnaker.md §2.4). */
 export const DEFAULT_JOB_TIMEOUT_MS = 120 * 60 * 1000;
@@ -148,14 +151,15 @@ export const DEFAULT_JOB_TIMEOUT_MS = 120 * 60 * 1000;
  * later, or a timed-out result (logs so far) after `timeoutMs`. Never blocks.
  */
 export async function checkJob(
-  context: TaskContext,
+  context: TaskContext<object>,
   account: string,
   ref: { name: string; namespace: string },
   options: { key: string; timeoutMs: number; container?: string },
 ): Promise<JobResult | { status: 'RUNNING'; retryAfterMs: number; context: Record<string, unknown> }> {
   const port = context.port(ClusterPort);
   const job = await port.get(account, { kind: 'Job', ...ref });
-  const state = context.stage.context;
+  // The bookkeeping keys are made at run time, so no stage's state schema types them; they are read as unknown.
+  const state: Readonly<Record<string, unknown>> = { ...context.stage.context };
   const startedAt = Number(state[`${options.key}.startedAt`] ?? context.now);
   const finish = async (
     status: 'Complete' | 'Failed',

@@ -1,3 +1,4 @@
+import { isRecord } from '@jibe/domain';
 import { type KubeObject, type ObjectRef } from './cluster.port';
 import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from './labels';
 
@@ -104,9 +105,8 @@ export function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** Kept here too, where the stages' manifest helpers have always found it; the one definition is in `@jibe/domain`. */
+export { isRecord };
 
 /** The `jibe.dev/deployed-by` value: which execution and stage last wrote the object. */
 export function deployedBy(executionId: string, stageId: string): string {

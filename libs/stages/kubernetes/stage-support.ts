@@ -1,10 +1,11 @@
 import {
   EXPRESSION,
   type TaskContext,
-  type TaskDefinition,
   type TaskResult,
+  type TaskTypes,
   TransientError,
-  zodIssuesToDetails,
+  type TypedTask,
+  type UntypedTask,
 } from '@jibe/domain';
 import { z } from 'zod';
 import { ClusterError, ClusterPort, type ObjectRef, type ObjectStatus } from './cluster.port';
@@ -69,15 +70,16 @@ export class StageFailure extends Error {
 }
 
 /**
- * A non-inline task (it calls a cluster) whose failures become results: {@link StageFailure} and
+ * A non-inline task (it calls a cluster) whose failures become results. `T` types it for its stage
+ * (`clusterTask<Scale>(…)`, see `StageTypes`); {@link StageFailure} and
  * {@link ClusterError} give TERMINAL with what Kubernetes answered; `TransientError` goes to the engine, which
  * backs off and retries.
  */
-export function clusterTask(
+export function clusterTask<T extends TaskTypes = UntypedTask>(
   name: string,
-  run: (context: TaskContext) => Promise<TaskResult>,
+  run: (context: TaskContext<T['context']>) => Promise<TaskResult<T['writes'], T['outputs']>>,
   options: { timeoutMs?: number } = {},
-): TaskDefinition {
+): TypedTask<T> {
   return {
     name,
     ...options,
@@ -109,19 +111,8 @@ export function clusterTask(
   };
 }
 
-/** Parses the stage's evaluated context with its schema; a value an expression made wrong fails with its path. */
-export function readConfig<T extends z.ZodType>(context: TaskContext, schema: T): z.output<T> {
-  const parsed = schema.safeParse(context.stage.context);
-  if (parsed.success) return parsed.data;
-  const details = zodIssuesToDetails(parsed.error.issues);
-  throw new StageFailure(
-    `invalid stage config: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
-    'INVALID_CONFIG',
-    details,
-  );
-}
-
-export function cluster(context: TaskContext): ClusterPort {
+/** The cluster port, from any task's context. */
+export function cluster(context: Pick<TaskContext, 'port'>): ClusterPort {
   return context.port(ClusterPort);
 }
 
@@ -138,7 +129,8 @@ export function stageNamespace(
 /** Spinnaker waited 30 minutes by default and users suffered (reference/spinnaker.md §6.3); most rollouts fail sooner. */
 export const DEFAULT_STABLE_TIMEOUT_MS = 10 * 60 * 1000;
 
-export function stableTimeoutMs(config: { stableManifestTimeoutMinutes?: number | string | undefined }): number {
+/** The stage's `stableManifestTimeoutMinutes` in ms, or {@link DEFAULT_STABLE_TIMEOUT_MS}. */
+export function stableTimeoutMs(config: { stableManifestTimeoutMinutes?: unknown }): number {
   const minutes = Number(config.stableManifestTimeoutMinutes);
   return Number.isFinite(minutes) && minutes > 0 ? minutes * 60_000 : DEFAULT_STABLE_TIMEOUT_MS;
 }
@@ -154,12 +146,25 @@ export function pollDelay(elapsedMs: number, maxMs = 5000): number {
 }
 
 /**
+ * What a wait writes in the stage context about itself (`<key>.startedAt`, `<key>.polls`, `<key>.waitingFor`): keys
+ * made at run time, so no stage's state schema names them.
+ */
+export type Bookkeeping = Readonly<Record<string, unknown>>;
+
+/** A task's answer while it waits, with its bookkeeping. */
+export interface Waiting {
+  readonly status: 'RUNNING';
+  readonly retryAfterMs: number;
+  readonly context: Bookkeeping;
+}
+
+/**
  * One look at the objects' stability, never blocking: SUCCEEDED-like `undefined` when every object is in the wanted
  * state, a RUNNING result to look again later, or a StageFailure naming the object and Kubernetes' reason when one
  * failed or the wait timed out. `key` names this wait's bookkeeping in the stage context.
  */
 export async function checkStable(
-  context: TaskContext,
+  context: TaskContext<object>,
   account: string,
   refs: readonly ObjectRef[],
   options: {
@@ -169,9 +174,8 @@ export async function checkStable(
     /** The context as this run has changed it so far (defaults to the stage's). */
     state?: Record<string, unknown>;
   },
-): Promise<TaskResult | undefined> {
+): Promise<Waiting | undefined> {
   const port = cluster(context);
-  const state = options.state ?? context.stage.context;
   const want = options.want ?? 'stable';
   const statuses: ObjectStatus[] = [];
   for (const ref of refs) statuses.push(await port.status(account, ref));
@@ -183,6 +187,8 @@ export async function checkStable(
   const startedKey = `${options.key}.startedAt`;
   const pollsKey = `${options.key}.polls`;
   if (pending.length === 0) return undefined;
+  // The bookkeeping keys are made at run time, so no stage's state schema types them; they are read as unknown.
+  const state: Readonly<Record<string, unknown>> = options.state ?? { ...context.stage.context };
   const startedAt = Number(state[startedKey] ?? context.now);
   if (context.now - startedAt >= options.timeoutMs) {
     throw new StageFailure(

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type KubeObject } from './cluster.port';
 import { describeRef, loadBalancersOf } from './manifest';
 import { formatVersion, parseVersionedName } from './server-groups';
-import { cluster, kubernetesStageKeys, readConfig, StageFailure, stageNamespace } from './stage-support';
+import { cluster, kubernetesStageKeys, StageFailure, stageNamespace } from './stage-support';
 import { checkTarget, resolveTarget, targetKeys } from './target';
 import { serviceName } from './traffic';
 
@@ -27,8 +27,10 @@ export interface TrafficTarget {
 }
 
 /** Resolves the server group and its Services, failing with what is missing. */
-export async function resolveTrafficTarget(context: TaskContext): Promise<TrafficTarget> {
-  const c = readConfig(context, trafficTargetConfig);
+export async function resolveTrafficTarget(
+  context: TaskContext<z.output<typeof trafficTargetConfig>>,
+): Promise<TrafficTarget> {
+  const c = context.stage.context;
   const port = cluster(context);
   const namespace = stageNamespace(c, port, c.account);
   const target = await resolveTarget(port, c.account, namespace, c);

@@ -1,4 +1,4 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage } from '@jibe/domain';
 import { z } from 'zod';
 
 /** How long a judgment may wait before the stage times out, unless stageTimeoutMs says otherwise (Spinnaker: 3 days). */
@@ -21,7 +21,7 @@ export const manualJudgmentStage = defineStage({
       name: 'waitForJudgment',
       inline: true,
       timeoutMs: DEFAULT_JUDGMENT_TIMEOUT_MS,
-      run: (context: TaskContext): Promise<TaskResult> => {
+      run: (context) => {
         const { judgmentStatus, judgmentInput, lastModifiedBy } = context.stage.context;
         const outputs = { judgmentStatus, judgmentInput: judgmentInput ?? null, judgedBy: lastModifiedBy ?? null };
         if (judgmentStatus === 'continue') return Promise.resolve({ status: 'SUCCEEDED', outputs });

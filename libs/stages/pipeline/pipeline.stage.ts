@@ -1,4 +1,4 @@
-import { defineStage, FINISHED, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, FINISHED } from '@jibe/domain';
 import { z } from 'zod';
 import { ChildPipelinePort } from './child-pipeline.port';
 
@@ -15,18 +15,21 @@ export const pipelineStage = defineStage({
     pipelineParameters: z.record(z.string(), z.unknown()).default({}),
     waitForCompletion: z.boolean().default(true),
   }),
+  /** The child execution, recorded when it starts. */
+  state: z.object({ executionId: z.string() }),
+  outputs: z.object({ executionId: z.string(), status: z.string() }),
   tasks: [
     {
       name: 'startPipeline',
       inline: true,
-      run: async (context: TaskContext): Promise<TaskResult> => {
+      run: async (context) => {
         // Safe to run twice: the child's id is recorded in the same transaction that starts it.
-        if (typeof context.stage.context['executionId'] === 'string') return { status: 'SUCCEEDED' };
+        if (context.stage.context.executionId !== undefined) return { status: 'SUCCEEDED' };
         const { application, pipeline, pipelineParameters } = context.stage.context;
         const executionId = await context.port(ChildPipelinePort).start({
-          application: String(application),
-          pipelineId: String(pipeline),
-          parameters: (pipelineParameters ?? {}) as Record<string, unknown>,
+          application,
+          pipelineId: pipeline,
+          parameters: pipelineParameters,
           parentExecutionId: context.execution.id,
           parentStageId: context.stage.id,
           user: typeof context.execution.trigger['user'] === 'string' ? context.execution.trigger['user'] : 'anonymous',
@@ -37,10 +40,15 @@ export const pipelineStage = defineStage({
     {
       name: 'monitorPipeline',
       inline: true,
-      run: async (context: TaskContext): Promise<TaskResult> => {
-        const executionId = String(context.stage.context['executionId']);
-        if (context.stage.context['waitForCompletion'] === false)
-          return { status: 'SUCCEEDED', outputs: { executionId } };
+      run: async (context) => {
+        const { executionId, waitForCompletion } = context.stage.context;
+        if (executionId === undefined) {
+          return {
+            status: 'TERMINAL',
+            error: { message: 'no child execution: startPipeline has not run', code: 'INTERNAL' },
+          };
+        }
+        if (!waitForCompletion) return { status: 'SUCCEEDED', outputs: { executionId } };
         const status = await context.port(ChildPipelinePort).status(executionId);
         if (!FINISHED.has(status)) return { status: 'RUNNING', retryAfterMs: RECHECK_MS };
         if (status === 'SUCCEEDED') return { status: 'SUCCEEDED', outputs: { executionId, status } };

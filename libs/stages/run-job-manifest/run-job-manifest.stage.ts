@@ -1,11 +1,10 @@
-import { defineStage, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
 import { findArtifact, manifestsOf } from '../kubernetes/artifacts';
 import { type KubeObject } from '../kubernetes/cluster.port';
 import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, runLabel } from '../kubernetes/jobs';
-import { isRecord } from '../kubernetes/manifest';
 import { manifestSchema } from '../kubernetes/manifest-schema';
-import { cluster, clusterTask, kubernetesStageKeys, readConfig, StageFailure } from '../kubernetes/stage-support';
+import { cluster, clusterTask, kubernetesStageKeys, StageFailure } from '../kubernetes/stage-support';
 
 const JOB_KEY = 'runJob.job';
 
@@ -30,8 +29,27 @@ const config = z
       issues.addIssue({ code: 'custom', path: ['manifest'], message: 'required when source is text' });
   });
 
-function jobOf(c: z.output<typeof config>, context: Parameters<typeof findArtifact>[0]): KubeObject {
-  if (c.source === 'text') return c.manifest as KubeObject;
+const jobRef = z.object({ name: z.string(), namespace: z.string() });
+
+const state = z.object({ [JOB_KEY]: jobRef });
+
+/** Spinnaker's outputs, with the `KEY=VALUE` properties the Job printed merged in (hence loose). */
+const outputs = z.looseObject({
+  jobName: z.string(),
+  namespace: z.string(),
+  jobStatus: z.enum(['Complete', 'Failed']),
+  propertyFileContents: z.record(z.string(), z.unknown()),
+  logs: z.string(),
+  logsTruncated: z.boolean(),
+});
+
+type RunJob = StageTypes<typeof config, typeof state, typeof outputs>;
+
+function jobOf(c: z.output<typeof config>, context: TaskContext<object>): KubeObject {
+  if (c.source === 'text') {
+    if (!c.manifest) throw new StageFailure('manifest is required when source is text', 'INVALID_MANIFEST');
+    return c.manifest;
+  }
   const jobs = manifestsOf(findArtifact(context, c.manifestArtifactId)).filter((m) => m.kind === 'Job');
   if (jobs.length !== 1)
     throw new StageFailure(`the artifact must hold exactly one Job, found ${jobs.length}`, 'INVALID_MANIFEST');
@@ -46,10 +64,12 @@ export const runJobManifestStage = defineStage({
   type: 'runJobManifest',
   description: 'Run a Kubernetes Job, wait for it, keep its logs and KEY=VALUE output lines.',
   config,
+  state,
+  outputs,
   tasks: [
-    clusterTask('runJob', async (context): Promise<TaskResult> => {
-      if (isRecord(context.stage.context[JOB_KEY])) return { status: 'SUCCEEDED' };
-      const c = readConfig(context, config);
+    clusterTask<RunJob>('runJob', async (context) => {
+      const c = context.stage.context;
+      if (c[JOB_KEY]) return { status: 'SUCCEEDED' };
       const port = cluster(context);
       const manifest = jobOf(c, context);
       const namespace =
@@ -58,9 +78,10 @@ export const runJobManifestStage = defineStage({
       const ref = { name: job.metadata.name ?? '', namespace };
       return { status: 'SUCCEEDED', context: { [JOB_KEY]: ref }, outputs: { jobName: ref.name, namespace } };
     }),
-    clusterTask('monitorJob', async (context): Promise<TaskResult> => {
-      const ref = context.stage.context[JOB_KEY] as { name: string; namespace: string };
-      const c = context.stage.context as { account: string; propertyFile?: string; jobTimeoutMinutes?: number };
+    clusterTask<RunJob>('monitorJob', async (context) => {
+      const c = context.stage.context;
+      const ref = c[JOB_KEY];
+      if (!ref) throw new StageFailure('no Job: runJob has not run', 'INTERNAL');
       const result = await checkJob(context, c.account, ref, {
         key: 'runJob.wait',
         timeoutMs: c.jobTimeoutMinutes ? c.jobTimeoutMinutes * 60_000 : DEFAULT_JOB_TIMEOUT_MS,

@@ -1,22 +1,20 @@
-import { defineStage, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { type ClusterPort, type KubeObject, type ObjectRef } from '../kubernetes/cluster.port';
+import { type ClusterPort, type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
 import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
 import { canonicalKind, describeRef, isManagedByJibe, SCALABLE_KINDS } from '../kubernetes/manifest';
 import { describeScale, restore, scaleTo } from '../kubernetes/scaling';
 import {
-  checkStable,
   cluster,
   clusterTask,
   count,
   kubernetesStageKeys,
-  readConfig,
   StageFailure,
-  stableTimeoutMs,
   stageNamespace,
   toCount,
 } from '../kubernetes/stage-support';
 import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
+import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
 const config = z
   .looseObject({
@@ -50,6 +48,18 @@ const config = z
     }
   });
 
+const state = z.object({
+  /** What the scale changed, for the wait. */
+  'scale.targets': z.array(objectRefSchema),
+});
+
+const outputs = z.object({
+  scaled: z.array(z.string()),
+  notRestored: z.array(z.string()),
+  'outputs.manifestNamesByNamespace': z.record(z.string(), z.array(z.string())),
+});
+
+type Scale = StageTypes<typeof config, typeof state, typeof outputs>;
 type ScaleConfig = z.output<typeof config>;
 
 async function targets(port: ClusterPort, account: string, namespace: string, c: ScaleConfig): Promise<KubeObject[]> {
@@ -88,9 +98,11 @@ export const scaleManifestStage = defineStage({
   type: 'scaleManifest',
   description: 'Scale a workload, or every workload of an environment, and restore it later.',
   config,
+  state,
+  outputs,
   tasks: [
-    clusterTask('scaleManifest', async (context: TaskContext): Promise<TaskResult> => {
-      const c = readConfig(context, config);
+    clusterTask<Scale>('scaleManifest', async (context) => {
+      const c = context.stage.context;
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       const objects = await targets(port, c.account, namespace, c);
@@ -118,15 +130,9 @@ export const scaleManifestStage = defineStage({
         },
       };
     }),
-    clusterTask('waitForManifestToStabilize', async (context: TaskContext): Promise<TaskResult> => {
-      const refs = (context.stage.context['scale.targets'] ?? []) as ObjectRef[];
-      const account = String(context.stage.context['account']);
-      return (
-        (await checkStable(context, account, refs, {
-          key: 'scale.wait',
-          timeoutMs: stableTimeoutMs(context.stage.context),
-        })) ?? { status: 'SUCCEEDED' }
-      );
+    waitForStableTask<Scale>('waitForManifestToStabilize', {
+      key: 'scale.wait',
+      objects: ({ stage }) => ({ account: stage.context.account, refs: stage.context['scale.targets'] ?? [] }),
     }),
   ],
 });

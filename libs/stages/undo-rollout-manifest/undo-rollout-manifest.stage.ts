@@ -1,20 +1,18 @@
-import { defineStage, type TaskResult } from '@jibe/domain';
+import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { type KubeObject } from '../kubernetes/cluster.port';
-import { describeRef, isRecord } from '../kubernetes/manifest';
+import { describeRef, podTemplateOf } from '../kubernetes/manifest';
 import {
-  checkStable,
   cluster,
   clusterTask,
   count,
   kubernetesStageKeys,
-  readConfig,
   StageFailure,
-  stableTimeoutMs,
   stageNamespace,
   toCount,
 } from '../kubernetes/stage-support';
 import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
+import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const TARGET_KEY = 'undo.target';
@@ -37,14 +35,21 @@ const config = z
     }
   });
 
-interface UndoTarget {
-  account: string;
-  namespace: string;
-  name: string;
-  fromRevision: number;
-  toRevision: number;
-  template: Record<string, unknown>;
-}
+/** The rollback, chosen once: which Deployment, from and to which revision, and the pod template to put back. */
+const undoTarget = z.object({
+  account: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  fromRevision: z.number(),
+  toRevision: z.number(),
+  template: z.record(z.string(), z.unknown()),
+});
+
+const state = z.object({ [TARGET_KEY]: undoTarget });
+
+const outputs = z.object({ fromRevision: z.number(), toRevision: z.number() });
+
+type Undo = StageTypes<typeof config, typeof state, typeof outputs>;
 
 /**
  * Rolls a Deployment back to an earlier revision (as `kubectl rollout undo`): the pod template of the ReplicaSet
@@ -55,10 +60,12 @@ export const undoRolloutManifestStage = defineStage({
   type: 'undoRolloutManifest',
   description: 'Roll a Deployment back to an earlier revision and wait until it is stable.',
   config,
+  state,
+  outputs,
   tasks: [
-    clusterTask('resolveRevision', async (context): Promise<TaskResult> => {
-      if (isRecord(context.stage.context[TARGET_KEY])) return { status: 'SUCCEEDED' };
-      const c = readConfig(context, config);
+    clusterTask<Undo>('resolveRevision', async (context) => {
+      const c = context.stage.context;
+      if (c[TARGET_KEY]) return { status: 'SUCCEEDED' };
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       const ref = await resolveTarget(port, c.account, namespace, c);
@@ -88,7 +95,7 @@ export const undoRolloutManifestStage = defineStage({
           'REVISION_NOT_FOUND',
         );
       }
-      const target: UndoTarget = {
+      const target: z.input<typeof undoTarget> = {
         account: c.account,
         namespace,
         name: ref.name,
@@ -98,8 +105,8 @@ export const undoRolloutManifestStage = defineStage({
       };
       return { status: 'SUCCEEDED', context: { [TARGET_KEY]: target } };
     }),
-    clusterTask('undoRollout', async (context): Promise<TaskResult> => {
-      const target = context.stage.context[TARGET_KEY] as UndoTarget;
+    clusterTask<Undo>('undoRollout', async (context) => {
+      const target = chosen(context.stage.context);
       await cluster(context).patch(
         target.account,
         { kind: 'Deployment', name: target.name, namespace: target.namespace },
@@ -108,26 +115,29 @@ export const undoRolloutManifestStage = defineStage({
       );
       return { status: 'SUCCEEDED', outputs: { fromRevision: target.fromRevision, toRevision: target.toRevision } };
     }),
-    clusterTask('waitForManifestToStabilize', async (context): Promise<TaskResult> => {
-      const target = context.stage.context[TARGET_KEY] as UndoTarget;
-      return (
-        (await checkStable(
-          context,
-          target.account,
-          [{ kind: 'Deployment', name: target.name, namespace: target.namespace }],
-          {
-            key: 'undo.wait',
-            timeoutMs: stableTimeoutMs(context.stage.context),
-          },
-        )) ?? { status: 'SUCCEEDED' }
-      );
+    waitForStableTask<Undo>('waitForManifestToStabilize', {
+      key: 'undo.wait',
+      objects: ({ stage }) => {
+        const target = chosen(stage.context);
+        return {
+          account: target.account,
+          refs: [{ kind: 'Deployment', name: target.name, namespace: target.namespace }],
+        };
+      },
     }),
   ],
 });
 
+/** The rollback resolveRevision chose (it runs first, so a later task always finds one). */
+function chosen(context: Undo['context']): z.output<typeof undoTarget> {
+  const target = context[TARGET_KEY];
+  if (!target) throw new StageFailure('no rollback target: resolveRevision has not run', 'INTERNAL');
+  return target;
+}
+
 /** The ReplicaSet's pod template without the hash label its Deployment controller added. */
 function templateOf(rs: KubeObject): Record<string, unknown> {
-  const template = structuredClone(rs.spec?.['template']) as { metadata?: { labels?: Record<string, string> } };
+  const template = structuredClone(podTemplateOf(rs) ?? {});
   delete template.metadata?.labels?.['pod-template-hash'];
   return template;
 }

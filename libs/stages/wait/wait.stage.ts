@@ -1,14 +1,17 @@
-import { defineStage, orExpression, type TaskContext, type TaskResult } from '@jibe/domain';
+import { defineStage, EXPRESSION } from '@jibe/domain';
 import { z } from 'zod';
 
+const MAX_WAIT_S = 30 * 24 * 3600;
+
 const config = z.looseObject({
-  waitTime: orExpression(
+  // A whole number of seconds; `${ parameters.soak }` gives the parameter's string, so a numeric string is one too.
+  // One string branch for both, so a wrong string is told what a right one looks like.
+  waitTime: z.union([
+    z.number().int().min(0).max(MAX_WAIT_S),
     z
-      .number()
-      .int()
-      .min(0)
-      .max(30 * 24 * 3600),
-  ),
+      .string()
+      .regex(new RegExp(`^\\s*\\d+\\s*$|${EXPRESSION.source}`), 'expected a number of seconds or a ${ } expression'),
+  ]),
   skipWaitText: z.string().optional(),
 });
 
@@ -21,10 +24,12 @@ export const waitStage = defineStage({
     {
       name: 'wait',
       inline: true,
-      run: (context: TaskContext): Promise<TaskResult> => {
+      run: (context) => {
+        // skipRemainingWait is Spinnaker's key, set on the running stage; the loose config lets it through as unknown.
         const { waitTime, skipRemainingWait } = context.stage.context;
         const seconds = typeof waitTime === 'string' ? Number(waitTime) : waitTime;
-        if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+        // A `${ }` expression left unevaluated (the pipeline set skipExpressionEvaluation) is no number of seconds.
+        if (!Number.isFinite(seconds)) {
           return Promise.resolve({
             status: 'TERMINAL',
             error: {
