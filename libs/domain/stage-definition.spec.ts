@@ -30,7 +30,8 @@ describe('defineStage', () => {
   const stage = defineStage({
     type: 'probe',
     description: 'test only',
-    config: z.looseObject({ replicas: z.number().int(), mode: z.enum(['a', 'b']).default('a') }),
+    // A strict object: keys it does not name reach the task only because the raw context is kept under the parse.
+    config: z.object({ replicas: z.number().int(), mode: z.enum(['a', 'b']).default('a') }),
     state: z.object({ 'probe.chosen': z.object({ name: z.string() }) }),
     tasks: [
       {
@@ -40,7 +41,7 @@ describe('defineStage', () => {
             replicas: context.stage.context.replicas,
             mode: context.stage.context.mode,
             chosen: context.stage.context['probe.chosen']?.name,
-            engineKey: context.stage.context['jibe.transientFailures'],
+            engineKey: Object.getOwnPropertyDescriptor(context.stage.context, 'jibe.transientFailures')?.value,
           });
           return Promise.resolve({ status: 'SUCCEEDED' });
         },
