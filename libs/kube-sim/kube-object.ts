@@ -1,3 +1,5 @@
+import { isRecord } from '@jibe/domain';
+
 /** A JSON value as it travels over the Kubernetes API. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -276,9 +278,8 @@ export interface Service extends KubeObject {
   };
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** The simulator's modules import it from here; the one definition is in `@jibe/domain`. */
+export { isRecord };
 
 /** Structured clone restricted to JSON, which is both what the API carries and measurably faster here. */
 export function cloneJson<T>(value: T): T {
