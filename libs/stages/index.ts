@@ -9,6 +9,7 @@ import { disableManifestStage } from './disable-manifest/disable-manifest.stage'
 import { enableManifestStage } from './enable-manifest/enable-manifest.stage';
 import { manualJudgmentStage } from './manual-judgment/manual-judgment.stage';
 import { pipelineStage } from './pipeline/pipeline.stage';
+import { rollingRestartManifestStage } from './rolling-restart-manifest/rolling-restart-manifest.stage';
 import { runJobManifestStage } from './run-job-manifest/run-job-manifest.stage';
 import { scaleManifestStage } from './scale-manifest/scale-manifest.stage';
 import { undoRolloutManifestStage } from './undo-rollout-manifest/undo-rollout-manifest.stage';
@@ -26,6 +27,7 @@ export const stageDefinitions: readonly StageDefinition[] = [
   disableManifestStage,
   deleteManifestStage,
   undoRolloutManifestStage,
+  rollingRestartManifestStage,
   createNamespaceStage,
   runJobManifestStage,
   dbRefreshStage,
@@ -46,5 +48,7 @@ export {
   type ObjectRef,
   type ObjectStatus,
   type ListQuery,
+  type WriteOptions,
+  type DeleteOptions,
 } from './kubernetes/cluster.port';
 export { LABELS, ANNOTATIONS, MANAGED_BY_JIBE } from './kubernetes/labels';
