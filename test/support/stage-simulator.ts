@@ -14,7 +14,7 @@ import { type KubeObject } from '@jibe/stages';
 /**
  * Jibe's real {@link KubernetesClusterAdapter} (client-node, over HTTP) to one simulated cluster, with that cluster's
  * clock: pass it as the stage harness's `cluster` (libs/stages/kubernetes/testing/stage-harness.ts) and a stage's
- * tasks run against the simulator instead of the in-memory fake. The cluster's clock is manual and moves only when
+ * tasks run against the simulator. The cluster's clock is manual and moves only when
  * a task waits (by the time the task asked to wait), so a rollout or a Job takes as long, in stage time, as it
  * would on a cluster with these timings, and no test sleeps.
  */

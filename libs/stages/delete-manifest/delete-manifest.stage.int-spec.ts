@@ -159,8 +159,8 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
   });
 
   // Spinnaker's CONTAINS becomes a set-based selector, `env in (pr-1,pr-2)`. Fails if it is sent as an equality on its
-  // first value (b stays): checked by making that change once. The in-memory fake cannot run this test: it splits a
-  // selector at every comma, so there it matches nothing and the stage succeeds having deleted nothing.
+  // first value (b stays): checked by making that change once. The in-memory fake this replaced split a selector at
+  // every comma, so there it matched nothing and the stage succeeded having deleted nothing.
   it('deletes every object Jibe manages that kinds + label selectors match, and nothing else', async () => {
     const ns = 'delete-by-selector';
     await namespaceWith(ns, [

@@ -9,10 +9,10 @@ import {
 import { ClusterPort } from '../cluster.port';
 
 /**
- * The cluster a stage spec runs against: the in-memory fake (`InMemoryCluster`), or the real adapter over HTTP to
- * the simulator (`startStageSimulator` in test/support/stage-simulator.ts). A cluster with a clock of its own
- * says so with `now` and `advance`: when a task waits, the harness moves that clock by the same amount, so the
- * cluster's controllers progress exactly as far as the stage's own clock says time has passed.
+ * The cluster a stage spec runs against: Jibe's real adapter over HTTP to a simulated cluster
+ * (`startStageSimulator` in test/support/stage-simulator.ts), with that cluster's clock. When a task waits, the
+ * harness moves the cluster's clock by the same amount, so the cluster's controllers progress exactly as far as the
+ * stage's own clock says time has passed. A spec of logic that never reaches a cluster may pass any other ClusterPort.
  */
 export type HarnessCluster = ClusterPort & {
   /** The cluster's time (ms since the epoch); the stage starts at it unless `now` is given. */
@@ -42,7 +42,7 @@ export interface HarnessOptions {
   /** Other stages of the execution (upstream outputs). */
   stages?: TaskContext['stages'];
   trigger?: Record<string, unknown>;
-  /** Called before each task run with the clock; tests change the cluster here. */
+  /** Called before each task run with the stage's clock (synchronously: to act on the cluster, use `stopBefore`). */
   beforeRun?: (task: string, now: number) => void;
   maxRuns?: number;
   /** Stop (status RUNNING) once this task is about to run. */
