@@ -102,6 +102,20 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     // The crash and the re-run wrote the same value: one restart, so revision 2 and no 3.
     const history = await kubectl.ok('rollout', 'history', '-n', ns, 'deployment/web');
     expect(history.split('\n').slice(1).join('\n')).toMatch(/^REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>\n\s*$/);
+    // kubectl's own restart of a twin leaves the same history and an annotation of the same form.
+    const twin = await runStage(
+      deployManifestStage,
+      { account: env.account, manifests: [deployment(ns, 'twin')] },
+      { cluster: env.cluster },
+    );
+    expect(twin.status, JSON.stringify(twin.error)).toBe('SUCCEEDED');
+    await kubectl.ok('rollout', 'restart', '-n', ns, 'deployment/twin');
+    const twinTemplate = (await env.user.get('apps/v1', 'Deployment', ns, 'twin'))!.spec!['template'] as {
+      metadata: { annotations: Record<string, string> };
+    };
+    expect(twinTemplate.metadata.annotations[RESTARTED_AT]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    await env.cluster.advance(60_000);
+    expect((await kubectl.ok('rollout', 'history', '-n', ns, 'deployment/twin')).replace('twin', 'web')).toBe(history);
 
     // A redelivered run of the whole stage, later, keeps its timestamp: still revision 2, the same pods.
     const again = await continueStage(
@@ -115,8 +129,8 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     expect((await pods(ns, 'web')).sort()).toEqual([...after].sort());
   });
 
-  // Fails if chooseRestart does not look the target up (the patch's 404 gives KUBERNETES_ERROR instead): checked by
-  // removing the lookup once.
+  // Fails if chooseRestart does not look the target up (the patch's 404 gives KUBERNETES_ERROR instead), and if it
+  // accepts any kind (the Service is reported missing instead): each checked by removing that check once.
   it('fails naming a target that does not exist, and changes nothing', async () => {
     const ns = 'restart-missing';
     const before = await deployed(ns);
@@ -130,6 +144,17 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     expect(run.error).toEqual({
       code: 'TARGET_NOT_FOUND',
       message: 'deployment api in restart-missing does not exist',
+    });
+    // A kind kubectl rollout restart does not restart either.
+    const service = await runStage(
+      rollingRestartManifestStage,
+      { account: env.account, location: ns, manifestName: 'service web' },
+      { cluster: env.cluster },
+    );
+    expect(service.error).toEqual({
+      code: 'INVALID_TARGET',
+      message:
+        'rollingRestartManifest restarts Deployments, StatefulSets and DaemonSets; service web in restart-missing is none',
     });
     expect(mark.writes()).toEqual([]);
     expect(await pods(ns, 'web')).toEqual(before);
