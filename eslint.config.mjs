@@ -4,8 +4,9 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import { readdirSync } from 'node:fs';
 
-// Boundaries of STYLE.md "Layout and names", enforced with no-restricted-imports. ESLint replaces a rule's options
-// rather than merging them, so each block below lists every pattern that applies to its files.
+// The boundaries of docs/architecture.md#boundaries-lint-enforces, enforced with no-restricted-imports. ESLint
+// replaces a rule's options rather than merging them, so each block below lists every pattern that applies to its
+// files.
 
 /** Nothing imports an app: apps are entry points. */
 const noApps = { group: ['**/apps/**', '../apps/*'], message: 'Apps are entry points; nothing imports them.' };

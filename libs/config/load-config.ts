@@ -52,8 +52,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JibeConfig {
 
   const e = envResult.data;
   const f = fileResult.data;
-  // Local mode (DESIGN.md): one process with no clusters configured gets two simulated ones, so `npm start` runs a
-  // real pipeline on a fresh machine. Never in production, and never for a process that is only api or worker.
+  // Local mode (docs/architecture.md): one process with no clusters configured gets two simulated ones, so
+  // `npm start` runs a real pipeline on a fresh machine. Never in production, and never for a process that is only
+  // api or worker.
   const localMode = e.JIBE_ROLE === 'all' && e.NODE_ENV !== 'production' && f.accounts.length === 0;
   return deepFreeze({
     localMode,

@@ -1,5 +1,6 @@
 /**
- * Statuses of executions, stages and tasks, with Spinnaker's names and meanings (reference/spinnaker.md §1.4, §2.5).
+ * Statuses of executions, stages and tasks, with Spinnaker's names and meanings
+ * (docs/spinnaker.md#execution-document, #final-status).
  */
 export const EXECUTION_STATUSES = [
   'NOT_STARTED',
@@ -113,7 +114,7 @@ export function failureStatus(config: Record<string, unknown>): ExecutionStatus 
 
 /**
  * The execution's status once nothing more can run, or undefined while something still can
- * (CompleteExecutionHandler `determineFinalStatus`, reference/spinnaker.md §2.5).
+ * (CompleteExecutionHandler `determineFinalStatus`, docs/spinnaker.md#final-status).
  */
 export function finalStatus(graph: ExecutionGraph): ExecutionStatus | undefined {
   const stages = graph.stages;

@@ -3,7 +3,7 @@ import { orExpression } from './stage-definition';
 
 const refId = z.union([z.string().min(1, 'must not be empty'), z.number().int()]);
 
-/** Keys every stage has, whatever its type (reference/spinnaker.md §1.2). */
+/** Keys every stage has, whatever its type (docs/spinnaker.md#common-stage-fields). */
 export const stageCommonSchema = z.looseObject({
   refId,
   requisiteStageRefIds: z.array(refId).default([]),

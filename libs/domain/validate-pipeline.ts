@@ -75,7 +75,7 @@ function validateStage(
   return { ...raw, ...common.data, ...(config.data as Record<string, unknown>) };
 }
 
-/** Graph rules of reference/spinnaker.md §1.2: refIds are the nodes, requisiteStageRefIds the edges. */
+/** Graph rules of docs/spinnaker.md#common-stage-fields: refIds are the nodes, requisiteStageRefIds the edges. */
 export function validateGraph(stages: readonly StageConfig[]): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   const indexByRef = new Map<string, number>();

@@ -6,8 +6,9 @@ import { EngineQueue } from './engine.queue';
 import { ExecutionUnit } from './execution-unit';
 
 /**
- * The handler skeleton of DESIGN.md: one transaction, lock the execution row, let `work` apply a transition, write
- * what changed, NOTIFY, commit, and only then send the messages the transition scheduled.
+ * The handler skeleton of docs/architecture.md#the-execution-engine: one transaction, lock the execution row, let
+ * `work` apply a transition, write what changed, NOTIFY, commit, and only then send the messages the transition
+ * scheduled.
  */
 @Injectable()
 export class ExecutionTransactor {

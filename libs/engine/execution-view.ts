@@ -1,7 +1,7 @@
 import { type ExecutionEntity, type StageExecutionEntity } from '@jibe/persistence';
 
 /**
- * An execution as the API serves it, close to Orca's execution JSON (reference/spinnaker.md §1.4) so Spinnaker
+ * An execution as the API serves it, close to Orca's execution JSON (docs/spinnaker.md#execution-document) so Spinnaker
  * users recognise it. Engine bookkeeping (due messages, sequence numbers) stays out.
  */
 export function executionView(execution: ExecutionEntity, stages: readonly StageExecutionEntity[]) {

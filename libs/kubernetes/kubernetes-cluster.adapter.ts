@@ -3,13 +3,16 @@ import { namespaceAllowed } from '@jibe/config';
 import {
   ClusterError,
   ClusterPort,
+  type DeleteOptions,
   type KubeObject,
   LABELS,
   type ListQuery,
   MANAGED_BY_JIBE,
   type ObjectRef,
   type ObjectStatus,
+  type WriteOptions,
 } from '@jibe/stages';
+import { isRecord } from '@jibe/domain';
 import { type AccountClient, unwrapRaw, withRequestBody } from './account-client';
 import { type AccountRegistry } from './account-registry';
 import { isNotFound, toPortError } from './cluster-errors';
@@ -166,21 +169,22 @@ export class KubernetesClusterAdapter extends ClusterPort {
     ref: ObjectRef,
     patch: unknown,
     type: 'merge' | 'strategic' | 'json',
+    options?: WriteOptions,
   ): Promise<KubeObject> {
     const target = await this.target(account, ref, `${type} patch`);
+    const checked = await this.managedVersion(account, target, `${type} patch`, options);
+    const body = checked === undefined || checked === null ? patch : onlyIfUnchanged(patch, type, checked);
     return this.call(account, `${type} patch ${describe(target)}`, (client) =>
-      withRequestBody(JSON.stringify(patch), () =>
+      withRequestBody(JSON.stringify(body), () =>
         client.objects.patch(wire(target), undefined, undefined, FIELD_MANAGER, undefined, PATCH_STRATEGIES[type]),
       ),
     );
   }
 
-  async delete(
-    account: string,
-    ref: ObjectRef,
-    options?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number },
-  ): Promise<boolean> {
+  async delete(account: string, ref: ObjectRef, options?: DeleteOptions): Promise<boolean> {
     const target = await this.target(account, ref, 'delete');
+    const checked = await this.managedVersion(account, target, 'delete', options);
+    if (checked === null) return false;
     try {
       await this.call(
         account,
@@ -189,10 +193,11 @@ export class KubernetesClusterAdapter extends ClusterPort {
           client.objects.delete(
             wire(target),
             undefined,
-            undefined,
+            options?.dryRun ? 'All' : undefined,
             options?.gracePeriodSeconds,
             undefined,
             options?.propagationPolicy ?? 'Background',
+            checked === undefined ? undefined : { preconditions: { resourceVersion: checked } },
           ),
         { notFoundSentinel: true, raw: false },
       );
@@ -201,6 +206,39 @@ export class KubernetesClusterAdapter extends ClusterPort {
       if (error instanceof ObjectMissing) return false;
       throw error;
     }
+  }
+
+  /**
+   * Jibe's rule for writes to existing objects (see `WriteOptions`): reads the object and refuses, with code
+   * `NOT_MANAGED`, one without `app.kubernetes.io/managed-by: jibe`. Returns the resourceVersion that was checked,
+   * for the write to carry as a precondition: a label removed (or the object replaced) between this read and the
+   * write then makes the write fail instead of landing. Null when the object does not exist; undefined when the
+   * caller allowed unmanaged objects (nothing is read).
+   */
+  private async managedVersion(
+    account: string,
+    target: KubeObject,
+    verb: string,
+    options: WriteOptions | undefined,
+  ): Promise<string | null | undefined> {
+    if (options?.allowUnmanaged === true) return undefined;
+    const ref = { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name ?? '' };
+    const current = await this.get(account, {
+      ...ref,
+      ...(target.metadata.namespace ? { namespace: target.metadata.namespace } : {}),
+    });
+    if (!current) return null;
+    if (current.metadata.labels?.[LABELS.managedBy] !== MANAGED_BY_JIBE) {
+      throw new ClusterError(
+        `account ${account}: refusing to ${verb} ${describe(target)}: it is not managed by Jibe (label ` +
+          `${LABELS.managedBy}=${MANAGED_BY_JIBE} missing); set allowUnmanaged: true on the stage to allow it`,
+        account,
+        undefined,
+        undefined,
+        'NOT_MANAGED',
+      );
+    }
+    return current.metadata.resourceVersion ?? '';
   }
 
   async status(account: string, ref: ObjectRef): Promise<ObjectStatus> {
@@ -358,6 +396,21 @@ export class KubernetesClusterAdapter extends ClusterPort {
       throw toPortError(account, what, error);
     }
   }
+}
+
+/**
+ * The patch made conditional on the object Jibe checked: a JSON Patch tests the managed-by label itself (the API
+ * refuses the whole patch if it no longer holds); a merge or strategic patch carries the checked resourceVersion,
+ * which the API treats as a precondition (409, retried by the engine, which then reads the object again).
+ */
+function onlyIfUnchanged(patch: unknown, type: 'merge' | 'strategic' | 'json', resourceVersion: string): unknown {
+  if (type === 'json') {
+    const label = `/metadata/labels/${LABELS.managedBy.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return [{ op: 'test', path: label, value: MANAGED_BY_JIBE }, ...(Array.isArray(patch) ? (patch as unknown[]) : [])];
+  }
+  if (!isRecord(patch) || resourceVersion === '') return patch;
+  const metadata = isRecord(patch['metadata']) ? patch['metadata'] : {};
+  return { ...patch, metadata: { ...metadata, resourceVersion } };
 }
 
 /** A 404 on its way to becoming null (get) or false (delete); never leaves the adapter. */

@@ -13,8 +13,8 @@ interface Condition {
 type Rule = (obj: KubeObject, name: string) => Stability;
 
 /**
- * Stability per kind, after Spinnaker's manifest handlers (reference/spinnaker.md §3.5) and kubectl's rollout
- * status (reference/kubernetes-api.md §2.1-2.2): "stable" means the controller has nothing left to do, "failed"
+ * Stability per kind, after Spinnaker's manifest handlers (docs/spinnaker.md#stability) and kubectl's rollout
+ * status (docs/spinnaker.md#rollout-status): "stable" means the controller has nothing left to do, "failed"
  * that it never will. Kinds without a rule are stable as soon as they exist. Messages are for people and name the
  * kind and object, with Kubernetes' own reason and message when it gave one.
  */

@@ -1,6 +1,6 @@
 import { type ErrorDetail } from '@jibe/domain';
 
-/** The one error shape of the REST API (DESIGN.md "REST API"). */
+/** The one error shape of the REST API (README.md "REST API"). */
 export interface ErrorBody {
   error: { code: string; message: string; details: readonly ErrorDetail[]; errorId?: string };
 }

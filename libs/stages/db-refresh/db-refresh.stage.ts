@@ -25,6 +25,7 @@ import {
   stableTimeoutMs,
   stageNamespace,
   toCount,
+  writeOptions,
 } from '../kubernetes/stage-support';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -114,7 +115,7 @@ function refreshJob(c: DbRefreshConfig, name: string): KubeObject {
       : [{ name: 'JIBE_SOURCE_DATABASE', value: c.source.database }]),
     { name: 'JIBE_TARGET_DATABASE', value: c.target.database },
   ];
-  // Credentials come from Secrets in the cluster, never from pipeline JSON (reference/gitops-peers.md §7).
+  // Credentials come from Secrets in the cluster, never from pipeline JSON (docs/spinnaker.md#secrets).
   const envFrom = [
     ...(c.source.secretName ? [{ prefix: 'SOURCE_', secretRef: { name: c.source.secretName } }] : []),
     ...(c.target.secretName ? [{ prefix: 'TARGET_', secretRef: { name: c.target.secretName } }] : []),
@@ -156,7 +157,10 @@ export const dbRefreshStage = defineStage({
         if (!scaled) {
           scaled = [];
           for (const kind of c.scaleDown.kinds.map(canonicalKind).filter((k) => SCALABLE_KINDS.has(k))) {
-            const selector = `${c.scaleDown.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
+            // Only Jibe's workloads unless the stage allows others (the adapter would refuse them anyway).
+            const selector = c.allowUnmanaged
+              ? c.scaleDown.labelSelector
+              : `${c.scaleDown.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
             for (const object of await port.list(c.account, { kind, namespace, labelSelector: selector })) {
               if ((object.metadata.ownerReferences ?? []).some((r) => r.controller)) continue;
               // At zero and not stamped by this run (say, an old version scaled in earlier): not ours to restore.
@@ -164,7 +168,7 @@ export const dbRefreshStage = defineStage({
               const ours = object.metadata.annotations?.[ANNOTATIONS.scaledDownBy] === run;
               if (replicasOf(object) === 0 && !ours) continue;
               scaled.push(refOf(object));
-              await scaleTo(port, c.account, object, 0, { scaledBy: run });
+              await scaleTo(port, c.account, object, 0, { scaledBy: run, ...writeOptions(c) });
             }
           }
         }
@@ -230,7 +234,7 @@ export const dbRefreshStage = defineStage({
       for (const ref of scaled) {
         const object = await port.get(account, ref);
         if (!object) continue;
-        const result = await restore(port, account, object);
+        const result = await restore(port, account, object, writeOptions(context.stage.context));
         if (result.remembered) restored.push(`${describeRef(ref)}: ${result.to}`);
       }
       return { status: 'SUCCEEDED', outputs: { restored } };

@@ -206,7 +206,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     expect(bySelector.status).toBe('TERMINAL');
     expect(bySelector.error).toEqual({
       code: 'NOT_MANAGED',
-      message: `refusing to delete configMap theirs in ${ns}: not managed by Jibe (label app.kubernetes.io/managed-by=jibe missing); nothing was deleted`,
+      message: `account sim: refusing to delete ConfigMap ${ns}/theirs: it is not managed by Jibe (label app.kubernetes.io/managed-by=jibe missing); set allowUnmanaged: true on the stage to allow it`,
     });
     expect(await names('v1', 'ConfigMap', ns, 'env=pr-1')).toEqual(['a', 'b', 'theirs']);
 

@@ -1,9 +1,8 @@
 import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
 import { type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
-import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
-import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
-import { cluster, clusterTask, kubernetesStageKeys, StageFailure, stageNamespace } from '../kubernetes/stage-support';
+import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, refOf } from '../kubernetes/manifest';
+import { cluster, clusterTask, kubernetesStageKeys, stageNamespace, writeOptions } from '../kubernetes/stage-support';
 import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
@@ -93,7 +92,8 @@ async function findTargets(context: TaskContext<object>, c: DeleteConfig, namesp
 
 /**
  * Deletes objects by name (static or dynamic) or by kinds + label selector, and waits until they are gone. Only
- * objects Jibe manages: if any match lacks `app.kubernetes.io/managed-by: jibe`, nothing is deleted.
+ * objects Jibe manages (unless `allowUnmanaged: true`): if any match lacks `app.kubernetes.io/managed-by: jibe`,
+ * the cluster adapter refuses it with NOT_MANAGED and nothing is deleted.
  */
 export const deleteManifestStage = defineStage({
   type: 'deleteManifest',
@@ -107,20 +107,16 @@ export const deleteManifestStage = defineStage({
       const port = cluster(context);
       const namespace = stageNamespace(c, port, c.account);
       const objects = await findTargets(context, c, namespace);
-      const foreign = objects.filter((o) => !isManagedByJibe(o));
-      if (foreign.length > 0) {
-        throw new StageFailure(
-          `refusing to delete ${foreign.map((o) => describeRef(refOf(o))).join(', ')}: not managed by Jibe (label ${LABELS.managedBy}=${MANAGED_BY_JIBE} missing); nothing was deleted`,
-          'NOT_MANAGED',
-        );
-      }
       const refs: ObjectRef[] = objects.map(refOf);
-      for (const ref of refs) {
-        await port.delete(c.account, ref, {
-          propagationPolicy: c.options?.cascading === false ? 'Orphan' : 'Background',
-          ...(c.options?.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: c.options.gracePeriodSeconds } : {}),
-        });
-      }
+      const options = {
+        ...writeOptions(c),
+        propagationPolicy: c.options?.cascading === false ? ('Orphan' as const) : ('Background' as const),
+        ...(c.options?.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: c.options.gracePeriodSeconds } : {}),
+      };
+      // A dry run of every delete first: one the adapter refuses (NOT_MANAGED) or the API would refuse fails the
+      // stage before anything is deleted, so a selector that also matches someone else's object deletes nothing.
+      for (const ref of refs) await port.delete(c.account, ref, { ...options, dryRun: true });
+      for (const ref of refs) await port.delete(c.account, ref, options);
       const byNamespace: Record<string, string[]> = {};
       for (const ref of refs)
         (byNamespace[ref.namespace ?? ''] ??= []).push(describeRef({ kind: ref.kind, name: ref.name }));

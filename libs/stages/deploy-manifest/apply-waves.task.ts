@@ -6,7 +6,14 @@ import { LABELS } from '../kubernetes/labels';
 import { clone, describeRef, refOf, withLabels } from '../kubernetes/manifest';
 import { isManifest } from '../kubernetes/manifest-schema';
 import { isRedacted, unredactSecret } from '../kubernetes/secrets';
-import { checkStable, cluster, clusterTask, StageFailure, stableTimeoutMs } from '../kubernetes/stage-support';
+import {
+  checkStable,
+  cluster,
+  clusterTask,
+  StageFailure,
+  stableTimeoutMs,
+  writeOptions,
+} from '../kubernetes/stage-support';
 import { type DeployManifest, PLAN_KEY } from './deploy-manifest.config';
 import { type DeployPlan, type DeployStep } from './deploy-plan';
 import { secretKey, sourceManifests } from './resolve-manifests.task';
@@ -128,7 +135,7 @@ async function startHooks(
     const ref = refOf(object);
     const existing = await port.get(plan.account, ref);
     if (existing && existing.metadata.labels?.[LABELS.run] !== run) {
-      await port.delete(plan.account, ref, { propagationPolicy: 'Background' });
+      await port.delete(plan.account, ref, { propagationPolicy: 'Background', ...writeOptions(context.stage.context) });
       return 'waiting';
     }
     if (!existing) await port.apply(plan.account, [object]);

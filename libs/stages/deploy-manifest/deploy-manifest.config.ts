@@ -5,7 +5,7 @@ import { manifestSchema } from '../kubernetes/manifest-schema';
 import { count, kubernetesStageKeys } from '../kubernetes/stage-support';
 import { deployPlanSchema } from './deploy-plan';
 
-/** `bluegreen` is Spinnaker's newer name for red/black (reference/spinnaker.md §3.3); both mean the same here. */
+/** `bluegreen` is Spinnaker's newer name for red/black (docs/spinnaker.md#traffic-strategies); the same here. */
 export const strategySchema = z.enum(['none', 'redblack', 'bluegreen', 'highlander']);
 
 /**

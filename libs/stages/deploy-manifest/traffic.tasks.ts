@@ -2,7 +2,7 @@ import { type TaskResult } from '@jibe/domain';
 import { describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
 import { scaleTo } from '../kubernetes/scaling';
 import { listServerGroups } from '../kubernetes/server-groups';
-import { cluster, clusterTask } from '../kubernetes/stage-support';
+import { cluster, clusterTask, writeOptions } from '../kubernetes/stage-support';
 import { pointServices } from '../kubernetes/traffic';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 import { planOf } from './apply-waves.task';
@@ -90,7 +90,14 @@ async function switchTraffic(
   const previous: Record<string, string | null> = { ...context.stage.context['deploy.previousVersions'] };
   if (plan.enableTraffic) {
     for (const group of groups) {
-      const before = await pointServices(port, plan.account, group.trafficNamespace, group.services, group);
+      const before = await pointServices(
+        port,
+        plan.account,
+        group.trafficNamespace,
+        group.services,
+        group,
+        writeOptions(context.stage.context),
+      );
       for (const [service, version] of Object.entries(before)) {
         // A re-run finds the Service already switched; keep what it pointed at the first time.
         if (previous[service] === undefined || version !== group.version) previous[service] = version;

@@ -2,7 +2,7 @@ import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { LABELS } from '../kubernetes/labels';
 import { describeRef, refOf } from '../kubernetes/manifest';
-import { cluster, clusterTask } from '../kubernetes/stage-support';
+import { cluster, clusterTask, writeOptions } from '../kubernetes/stage-support';
 import { NO_VERSION, selectedVersion, serviceSelector } from '../kubernetes/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
 
@@ -32,6 +32,7 @@ export const disableManifestStage = defineStage({
           { kind: 'Service', name: service, namespace: target.namespace },
           { spec: { selector: { [LABELS.version]: NO_VERSION } } },
           'merge',
+          writeOptions(context.stage.context),
         );
         disabled.push(service);
       }

@@ -1,7 +1,7 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { describeRef, refOf, replicasOf } from '../kubernetes/manifest';
-import { cluster, StageFailure } from '../kubernetes/stage-support';
+import { cluster, StageFailure, writeOptions } from '../kubernetes/stage-support';
 import { pointServices } from '../kubernetes/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
@@ -41,7 +41,14 @@ export const enableManifestStage = defineStage({
       then: async (context) => {
         const target = await resolveTrafficTarget(context);
         const port = cluster(context);
-        const previous = await pointServices(port, target.account, target.namespace, target.services, target);
+        const previous = await pointServices(
+          port,
+          target.account,
+          target.namespace,
+          target.services,
+          target,
+          writeOptions(context.stage.context),
+        );
         return {
           status: 'SUCCEEDED',
           outputs: {

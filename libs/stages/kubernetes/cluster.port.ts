@@ -62,7 +62,7 @@ export const objectRefSchema = z.object({
   namespace: z.string().optional(),
 });
 
-/** Where an object stands, by the stability rules of reference/spinnaker.md §3.5. */
+/** Where an object stands, by the stability rules of docs/spinnaker.md#stability. */
 export interface ObjectStatus {
   readonly ref: ObjectRef;
   /** stable: the controller has nothing left to do; failed: it never will (e.g. ProgressDeadlineExceeded). */
@@ -78,19 +78,44 @@ export interface ListQuery {
   readonly labelSelector?: string;
 }
 
-/** Thrown for a failure that retrying will not fix; `status`/`reason` are Kubernetes' own. */
+/**
+ * Thrown for a failure that retrying will not fix; `status`/`reason` are Kubernetes' own. `code` is the stage
+ * failure code a task reports: `KUBERNETES_ERROR` for what Kubernetes refused, `NOT_MANAGED` for what Jibe refused
+ * (see {@link WriteOptions}).
+ */
 export class ClusterError extends Error {
   constructor(
     message: string,
     readonly account: string,
     readonly status?: number,
     readonly reason?: string,
+    readonly code: 'KUBERNETES_ERROR' | 'NOT_MANAGED' = 'KUBERNETES_ERROR',
   ) {
     super(message);
     this.name = 'ClusterError';
   }
 }
 
+/**
+ * Jibe's safety rule for writes to objects that already exist. Applying and creating adopt: what Jibe applies gets
+ * `app.kubernetes.io/managed-by: jibe` (as `kubectl apply` and Spinnaker take over what they apply). Every other
+ * write (a patch, e.g. a scale, a traffic switch or a rollback; a delete) is refused with a {@link ClusterError} of
+ * code `NOT_MANAGED` when the object does not carry that label, unless `allowUnmanaged` is set, which a stage does
+ * only when its config says `allowUnmanaged: true`.
+ */
+export interface WriteOptions {
+  /** Write even to an object Jibe does not manage (the stage's `allowUnmanaged: true`). */
+  readonly allowUnmanaged?: boolean;
+}
+
+/** How a delete is made; `dryRun` asks the API (and Jibe's rule) whether it would be allowed, deleting nothing. */
+export interface DeleteOptions extends WriteOptions {
+  readonly propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  readonly gracePeriodSeconds?: number;
+  readonly dryRun?: boolean;
+}
+
+/** See the module comment; writes to existing objects follow {@link WriteOptions}' rule. */
 export abstract class ClusterPort {
   /** Server-side apply (field manager `jibe`) of each object, in the given order; returns what the API stored. */
   abstract apply(account: string, objects: readonly KubeObject[], options?: { force?: boolean }): Promise<KubeObject[]>;
@@ -103,22 +128,25 @@ export abstract class ClusterPort {
 
   abstract list(account: string, query: ListQuery): Promise<KubeObject[]>;
 
-  /** A patch of the given type ('merge' | 'strategic' | 'json'); json takes a JSON Patch array. */
+  /**
+   * A patch of the given type ('merge' | 'strategic' | 'json'); json takes a JSON Patch array. Refused
+   * (`NOT_MANAGED`) on an object Jibe does not manage unless `options.allowUnmanaged`.
+   */
   abstract patch(
     account: string,
     ref: ObjectRef,
     patch: unknown,
     type: 'merge' | 'strategic' | 'json',
+    options?: WriteOptions,
   ): Promise<KubeObject>;
 
-  /** Deletes the object; false when it was already gone. */
-  abstract delete(
-    account: string,
-    ref: ObjectRef,
-    options?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number },
-  ): Promise<boolean>;
+  /**
+   * Deletes the object; false when it was already gone. Refused (`NOT_MANAGED`) on an object Jibe does not manage
+   * unless `options.allowUnmanaged`.
+   */
+  abstract delete(account: string, ref: ObjectRef, options?: DeleteOptions): Promise<boolean>;
 
-  /** Evaluates the object's stability (reference/spinnaker.md §3.5 and reference/kubernetes-api.md). */
+  /** Evaluates the object's stability (docs/spinnaker.md#stability and #rollout-status). */
   abstract status(account: string, ref: ObjectRef): Promise<ObjectStatus>;
 
   /** A pod's log (the named container, or its only one). */

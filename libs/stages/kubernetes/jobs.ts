@@ -143,7 +143,7 @@ export const jobResultSchema = z.object({
 
 export type JobResult = z.output<typeof jobResultSchema>;
 
-/** Spinnaker's Run Job default (reference/spinnaker.md §2.4). */
+/** Spinnaker's Run Job default (docs/spinnaker.md#timing-defaults). */
 export const DEFAULT_JOB_TIMEOUT_MS = 120 * 60 * 1000;
 
 /**

@@ -1,7 +1,9 @@
 /**
- * Labels and annotations Jibe puts on everything it creates. `managed-by: jibe` is what lets Jibe delete or scale
- * an object: it never touches one without it. The moniker names the application, the cluster (a workload and its
- * versions) and, for versioned workloads, the server group version.
+ * Labels and annotations Jibe puts on everything it creates. `managed-by: jibe` marks what Jibe manages: whatever
+ * Jibe applies or creates gets it (a deploy adopts what it applies, as `kubectl apply` and Spinnaker do), and the
+ * cluster adapter refuses every other write (patch, scale, traffic switch, rollback, delete) to an object without
+ * it, unless the stage says `allowUnmanaged: true` (see `WriteOptions` in cluster.port.ts). The moniker names the
+ * application, the cluster (a workload and its versions) and, for versioned workloads, the server group version.
  */
 export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',

@@ -1,4 +1,4 @@
-import { type ClusterPort, type KubeObject, type ObjectRef } from './cluster.port';
+import { type ClusterPort, type KubeObject, type ObjectRef, type WriteOptions } from './cluster.port';
 import { ANNOTATIONS } from './labels';
 import { describeRef, refOf, replicasOf } from './manifest';
 
@@ -12,7 +12,7 @@ export async function scaleTo(
   account: string,
   object: KubeObject,
   replicas: number,
-  options: { scaledBy?: string } = {},
+  options: WriteOptions & { scaledBy?: string } = {},
 ): Promise<{ ref: ObjectRef; from: number; to: number; changed: boolean }> {
   const ref = refOf(object);
   const current = replicasOf(object);
@@ -24,7 +24,8 @@ export async function scaleTo(
     ...(options.scaledBy !== undefined ? { [ANNOTATIONS.scaledDownBy]: options.scaledBy } : {}),
   };
   const remember = Object.keys(annotations).length > 0 ? { metadata: { annotations } } : {};
-  await port.patch(account, ref, { ...remember, spec: { replicas } }, 'merge');
+  const write = options.allowUnmanaged === true ? { allowUnmanaged: true } : {};
+  await port.patch(account, ref, { ...remember, spec: { replicas } }, 'merge', write);
   return { ref, from: current, to: replicas, changed: true };
 }
 
@@ -36,6 +37,7 @@ export async function restore(
   port: ClusterPort,
   account: string,
   object: KubeObject,
+  options: WriteOptions = {},
 ): Promise<{ ref: ObjectRef; from: number; to: number; changed: boolean; remembered: boolean }> {
   const ref = refOf(object);
   const current = replicasOf(object);
@@ -52,6 +54,7 @@ export async function restore(
       spec: { replicas: previous },
     },
     'merge',
+    options,
   );
   return { ref, from: current, to: previous, changed: current !== previous, remembered: true };
 }

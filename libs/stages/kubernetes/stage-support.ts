@@ -8,7 +8,7 @@ import {
   type UntypedTask,
 } from '@jibe/domain';
 import { z } from 'zod';
-import { ClusterError, ClusterPort, type ObjectRef, type ObjectStatus } from './cluster.port';
+import { ClusterError, ClusterPort, type ObjectRef, type ObjectStatus, type WriteOptions } from './cluster.port';
 import { describeRef } from './manifest';
 
 /**
@@ -55,7 +55,23 @@ export const kubernetesStageKeys = {
       z.string().regex(EXPRESSION),
     ])
     .optional(),
+  allowUnmanaged: z
+    .boolean()
+    .optional()
+    .describe(
+      'Let this stage patch, scale, roll back, switch traffic of or delete objects Jibe did not create (without the ' +
+        'label app.kubernetes.io/managed-by=jibe). Off by default: such a write fails with NOT_MANAGED and changes ' +
+        'nothing. Deploying (applying) a manifest never needs it: Jibe adopts and labels what it applies.',
+    ),
 };
+
+/**
+ * What a stage passes with every write to an existing object: the cluster adapter refuses objects Jibe does not
+ * manage unless the stage's config says `allowUnmanaged: true` (see `WriteOptions`).
+ */
+export function writeOptions(config: { allowUnmanaged?: boolean | undefined }): WriteOptions {
+  return config.allowUnmanaged === true ? { allowUnmanaged: true } : {};
+}
 
 /** A failure that retrying will not fix; the task wrapper turns it into a TERMINAL result with its code. */
 export class StageFailure extends Error {
@@ -95,13 +111,14 @@ export function clusterTask<T extends TaskTypes = UntypedTask>(
           };
         }
         if (error instanceof ClusterError) {
+          // KUBERNETES_ERROR, or NOT_MANAGED when the adapter refused an object Jibe does not manage.
           // The adapter's messages already start with `account <name>:`; say it once.
           const named = error.message.startsWith(`account ${error.account}:`);
           return {
             status: 'TERMINAL',
             error: {
               message: `${named ? '' : `${error.account}: `}${error.message}${error.reason ? ` (${error.reason})` : ''}`,
-              code: 'KUBERNETES_ERROR',
+              code: error.code,
             },
           };
         }
@@ -126,7 +143,7 @@ export function stageNamespace(
   return namespace || port.defaultNamespace(account);
 }
 
-/** Spinnaker waited 30 minutes by default and users suffered (reference/spinnaker.md §6.3); most rollouts fail sooner. */
+/** Spinnaker waited 30 min by default and users suffered (docs/spinnaker.md#stability-timeout); most fail sooner. */
 export const DEFAULT_STABLE_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The stage's `stableManifestTimeoutMinutes` in ms, or {@link DEFAULT_STABLE_TIMEOUT_MS}. */

@@ -1,4 +1,4 @@
-import { ClusterPort } from './cluster.port';
+import { ClusterPort, type WriteOptions } from './cluster.port';
 import { LABELS } from './labels';
 import { describeRef, isRecord, parseKindName } from './manifest';
 import { StageFailure } from './stage-support';
@@ -6,7 +6,7 @@ import { StageFailure } from './stage-support';
 /**
  * Traffic is a Service selector: Jibe points a Service at one server group by setting the cluster and version
  * labels in its selector, in ONE update, so endpoints move from the old version's ready pods to the new one's
- * without ever mixing them (Spinnaker instead relabels pods one by one, reference/spinnaker.md §3.3).
+ * without ever mixing them (Spinnaker instead relabels pods one by one, docs/spinnaker.md#traffic-strategies).
  */
 
 /** The value no pod carries: a Service selecting it has no endpoints (a disabled server group). */
@@ -59,6 +59,7 @@ export async function pointServices(
   namespace: string,
   services: readonly string[],
   target: { cluster: string; version: string },
+  options: WriteOptions = {},
 ): Promise<Record<string, string | null>> {
   const previous: Record<string, string | null> = {};
   for (const name of services) {
@@ -71,6 +72,7 @@ export async function pointServices(
       { kind: 'Service', name, namespace },
       { spec: { selector: { [LABELS.cluster]: target.cluster, [LABELS.version]: target.version } } },
       'merge',
+      options,
     );
   }
   return previous;

@@ -2,7 +2,14 @@ import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { objectRefSchema } from '../kubernetes/cluster.port';
 import { canonicalKind, describeRef } from '../kubernetes/manifest';
-import { cluster, clusterTask, kubernetesStageKeys, StageFailure, stageNamespace } from '../kubernetes/stage-support';
+import {
+  cluster,
+  clusterTask,
+  kubernetesStageKeys,
+  StageFailure,
+  stageNamespace,
+  writeOptions,
+} from '../kubernetes/stage-support';
 import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
 
@@ -74,6 +81,7 @@ export const rollingRestartManifestStage = defineStage({
         ref,
         { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },
         'strategic',
+        writeOptions(context.stage.context),
       );
       return { status: 'SUCCEEDED', outputs: { restartedAt, manifest: describeRef(ref) } };
     }),

@@ -207,7 +207,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     );
     expect(run.error).toEqual({
       code: 'NOT_MANAGED',
-      message: `refusing to scale deployment not-ours in ${ns}: it is not managed by Jibe (label app.kubernetes.io/managed-by=jibe missing)`,
+      message: `account sim: refusing to merge patch Deployment ${ns}/not-ours: it is not managed by Jibe (label app.kubernetes.io/managed-by=jibe missing); set allowUnmanaged: true on the stage to allow it`,
     });
     expect((await replicas(ns))['not-ours']).toBe('4 (4 ready)');
   });

@@ -2,7 +2,7 @@ import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { type ClusterPort, type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
 import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
-import { canonicalKind, describeRef, isManagedByJibe, SCALABLE_KINDS } from '../kubernetes/manifest';
+import { canonicalKind, describeRef, SCALABLE_KINDS } from '../kubernetes/manifest';
 import { describeScale, restore, scaleTo } from '../kubernetes/scaling';
 import {
   cluster,
@@ -12,6 +12,7 @@ import {
   StageFailure,
   stageNamespace,
   toCount,
+  writeOptions,
 } from '../kubernetes/stage-support';
 import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
@@ -21,7 +22,10 @@ const config = z
     ...kubernetesStageKeys,
     ...targetKeys,
     replicas: count.optional(),
-    /** Scale every Jibe-managed workload matching this selector in the namespace (e.g. a whole environment). */
+    /**
+     * Scale every Jibe-managed workload matching this selector in the namespace (e.g. a whole environment); with
+     * `allowUnmanaged: true`, the others it matches as well.
+     */
     labelSelector: z.string().min(1).optional(),
     /** Kinds the label selector scales (default Deployment and StatefulSet). */
     kinds: z.array(z.string().min(1)).optional(),
@@ -68,7 +72,8 @@ async function targets(port: ClusterPort, account: string, namespace: string, c:
     const found: KubeObject[] = [];
     for (const kind of kinds) {
       if (!SCALABLE_KINDS.has(kind)) throw new StageFailure(`kinds: ${kind} cannot be scaled`, 'INVALID_CONFIG');
-      const selector = `${c.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
+      // Choosing only Jibe's workloads is what the selector means here; the adapter would refuse the others anyway.
+      const selector = c.allowUnmanaged ? c.labelSelector : `${c.labelSelector},${LABELS.managedBy}=${MANAGED_BY_JIBE}`;
       const objects = await port.list(account, { kind, namespace, labelSelector: selector });
       // A ReplicaSet owned by a Deployment is scaled through its Deployment, never directly.
       found.push(...objects.filter((o) => !(o.metadata.ownerReferences ?? []).some((r) => r.controller)));
@@ -81,12 +86,6 @@ async function targets(port: ClusterPort, account: string, namespace: string, c:
   if (!object) throw new StageFailure(`${describeRef(target)} does not exist`, 'TARGET_NOT_FOUND');
   if (!SCALABLE_KINDS.has(object.kind))
     throw new StageFailure(`${describeRef(target)} cannot be scaled`, 'INVALID_CONFIG');
-  if (!isManagedByJibe(object)) {
-    throw new StageFailure(
-      `refusing to scale ${describeRef(target)}: it is not managed by Jibe (label ${LABELS.managedBy}=${MANAGED_BY_JIBE} missing)`,
-      'NOT_MANAGED',
-    );
-  }
   return [object];
 }
 
@@ -110,11 +109,12 @@ export const scaleManifestStage = defineStage({
       const notRestored: string[] = [];
       for (const object of objects) {
         if (c.restore === true) {
-          const result = await restore(port, c.account, object);
+          const result = await restore(port, c.account, object, writeOptions(c));
           if (!result.remembered) notRestored.push(describeRef(result.ref));
           else scaled.push(describeScale(result));
         } else {
-          scaled.push(describeScale(await scaleTo(port, c.account, object, toCount(c.replicas, 'replicas'))));
+          const to = toCount(c.replicas, 'replicas');
+          scaled.push(describeScale(await scaleTo(port, c.account, object, to, writeOptions(c))));
         }
       }
       const refs: ObjectRef[] = objects.map((o) => ({ kind: o.kind, name: o.metadata.name ?? '', namespace }));

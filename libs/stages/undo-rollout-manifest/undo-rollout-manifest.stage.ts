@@ -10,6 +10,7 @@ import {
   StageFailure,
   stageNamespace,
   toCount,
+  writeOptions,
 } from '../kubernetes/stage-support';
 import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
 import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
@@ -112,6 +113,7 @@ export const undoRolloutManifestStage = defineStage({
         { kind: 'Deployment', name: target.name, namespace: target.namespace },
         [{ op: 'replace', path: '/spec/template', value: target.template }],
         'json',
+        writeOptions(context.stage.context),
       );
       return { status: 'SUCCEEDED', outputs: { fromRevision: target.fromRevision, toRevision: target.toRevision } };
     }),
