@@ -129,6 +129,46 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     expect((await pods(ns, 'web')).sort()).toEqual([...after].sort());
   });
 
+  // Fails if the wait is not for the StatefulSet (a revision still rolling when the stage ends) and if the patch is
+  // left out (same uids): each checked by making that change once.
+  it('restarts a StatefulSet: the same pod names, new pods, every one at the new revision', async () => {
+    const ns = 'restart-db';
+    await env.user.createNamespace(ns);
+    const statefulSet: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db', namespace: ns },
+      spec: {
+        replicas: 2,
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'db:1' }] } },
+      },
+    };
+    const deploy = await runStage(
+      deployManifestStage,
+      { account: env.account, manifests: [statefulSet] },
+      { cluster: env.cluster },
+    );
+    expect(deploy.status, JSON.stringify(deploy.error)).toBe('SUCCEEDED');
+    const before = await pods(ns, 'db');
+
+    const run = await runStage(
+      rollingRestartManifestStage,
+      { account: env.account, location: ns, manifestName: 'statefulset db' },
+      { cluster: env.cluster },
+    );
+    expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
+    const after = await pods(ns, 'db');
+    // A StatefulSet keeps its pod names (db-0, db-1); the pods themselves are new.
+    expect(after.map((p) => p.split('/')[0]).sort()).toEqual(['db-0', 'db-1']);
+    expect(after.filter((p) => before.includes(p))).toEqual([]);
+    expect(await kubectl.ok('rollout', 'status', '--watch=false', '-n', ns, 'statefulset/db')).toMatch(
+      // What kubectl prints once a StatefulSet with the defaulted partition 0 has every pod updated.
+      /partitioned roll out complete: 2 new pods have been updated/,
+    );
+  });
+
   // Fails if chooseRestart does not look the target up (the patch's 404 gives KUBERNETES_ERROR instead), and if it
   // accepts any kind (the Service is reported missing instead): each checked by removing that check once.
   it('fails naming a target that does not exist, and changes nothing', async () => {
