@@ -323,7 +323,9 @@ export class KubernetesClusterAdapter extends ClusterPort {
     const apiVersion = object.apiVersion || this.apiVersionOf(account, object.kind);
     const metadata: KubeObject['metadata'] = {
       ...object.metadata,
-      labels: { [LABELS.managedBy]: MANAGED_BY_JIBE, ...object.metadata.labels },
+      // Applying adopts: what Jibe applies is Jibe's, whatever managed-by value the manifest came with (a chart's
+      // `Helm`), or Jibe could not scale, switch or delete what it deployed itself.
+      labels: { ...object.metadata.labels, [LABELS.managedBy]: MANAGED_BY_JIBE },
     };
     for (const field of SERVER_OWNED_METADATA) delete metadata[field];
     const namespace = await this.scoped(account, `${verb} ${describe({ ...object, metadata })}`, () =>

@@ -359,6 +359,24 @@ describe('the managed-by rule, for every stage that changes an object (simulator
     });
   });
 
+  // Fails if the adapter lets a manifest's own managed-by value win over Jibe's (the Deployment stays Helm's and the
+  // scale is refused): checked by putting the manifest's labels after Jibe's in prepare once.
+  it('adopts what it applies: an object someone else made, and a manifest labelled managed-by: Helm', async () => {
+    const ns = await freshNamespace('adopt');
+    await put('someone else', [deployment(ns, 'api', 'api:1')]);
+    const helm = deployment(ns, 'chart', 'chart:1');
+    helm.metadata.labels = { ...helm.metadata.labels, [MANAGED_BY]: 'Helm' };
+    await put('jibe', [deployment(ns, 'api', 'api:1'), helm]);
+    for (const name of ['api', 'chart']) {
+      const live = await env.user.get('apps/v1', 'Deployment', ns, name);
+      expect(live!.metadata.labels?.[MANAGED_BY], name).toBe('jibe');
+      const scaled = await run('scaleManifest', { location: ns, manifestName: `deployment ${name}`, replicas: 1 });
+      expect(scaled.error, JSON.stringify(scaled.error)).toBeUndefined();
+    }
+    expect(await deploymentState(ns, 'api')).toBe('replicas 1, image api:1');
+    expect(await deploymentState(ns, 'chart')).toBe('replicas 1, image chart:1');
+  });
+
   // Fails if deleteManifest's dry-run pass is dropped (a is deleted before b-theirs is refused): checked by removing
   // it once.
   it('deleteManifest by selector deletes nothing when one object it selects is not Jibe’s', async () => {
