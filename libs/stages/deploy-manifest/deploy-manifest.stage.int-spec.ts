@@ -249,7 +249,10 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
   it('re-creates a hook Job left by an earlier deploy (BeforeHookCreation) but keeps its own on a re-run', async () => {
     const ns = 'deploy-hook-again';
     await env.user.createNamespace(ns);
-    await env.user.apply({ ...job('migrate', 'echo old migration'), metadata: { name: 'migrate', namespace: ns } });
+    // Left by an earlier deploy, so Jibe's (someone else's Job of that name is refused: managed-by.int-spec.ts).
+    await env.cluster.apply(env.account, [
+      { ...job('migrate', 'echo old migration'), metadata: { name: 'migrate', namespace: ns } },
+    ]);
     await env.cluster.advance(1_000);
     const old = await env.user.get('batch/v1', 'Job', ns, 'migrate');
     const config = {
@@ -713,12 +716,16 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
   it('runs the official Spinnaker blue/green ReplicaSet manifest (annotations name the Service)', async () => {
     const ns = 'rb-spinnaker';
     await env.user.createNamespace(ns);
-    await env.user.apply({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'hellosvc', namespace: ns },
-      spec: { selector: { frontedBy: 'hellosvc' }, ports: [{ port: 80 }] },
-    });
+    // Deployed through Jibe earlier. A Service made by kubectl is refused by the managed-by rule unless the stage
+    // says allowUnmanaged (managed-by.int-spec.ts); Spinnaker itself never writes the Service (it relabels pods).
+    await env.cluster.apply(env.account, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'hellosvc', namespace: ns },
+        spec: { selector: { frontedBy: 'hellosvc' }, ports: [{ port: 80 }] },
+      },
+    ]);
     const replicaSet = {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
