@@ -8,3 +8,4 @@ export * from './json-diff';
 export * from './execution.model';
 export * from './task';
 export * from './is-record';
+export * from './kube-object';

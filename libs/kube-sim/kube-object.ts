@@ -1,55 +1,19 @@
-import { isRecord } from '@jibe/domain';
+import {
+  isRecord,
+  type KubeObject as DomainKubeObject,
+  type ObjectMeta,
+  type OwnerReference,
+  type ManagedFieldsEntry,
+} from '@jibe/domain';
+
+export type { ObjectMeta, OwnerReference, ManagedFieldsEntry };
 
 /** A JSON value as it travels over the Kubernetes API. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ManagedFieldsEntry {
-  manager: string;
-  operation: 'Apply' | 'Update';
-  apiVersion: string;
-  time: string;
-  fieldsType: 'FieldsV1';
-  fieldsV1: JsonObject;
-  subresource?: string;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  selfLink?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  managedFields?: ManagedFieldsEntry[];
-}
-
 /** Any object stored by the simulator; kind-specific parts are read through the narrower interfaces below. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  spec?: unknown;
-  status?: unknown;
-  [key: string]: unknown;
-}
+export type KubeObject = DomainKubeObject<unknown, unknown>;
 
 export interface Condition {
   type: string;

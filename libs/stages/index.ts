@@ -50,5 +50,5 @@ export {
   type ListQuery,
   type WriteOptions,
   type DeleteOptions,
-} from './kubernetes/cluster.port';
-export { LABELS, ANNOTATIONS, MANAGED_BY_JIBE } from './kubernetes/labels';
+} from './cluster-kit/cluster.port';
+export { LABELS, ANNOTATIONS, MANAGED_BY_JIBE } from './cluster-kit/labels';

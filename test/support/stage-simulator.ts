@@ -13,7 +13,7 @@ import { type KubeObject } from '@jibe/stages';
 
 /**
  * Jibe's real {@link KubernetesClusterAdapter} (client-node, over HTTP) to one simulated cluster, with that cluster's
- * clock: pass it as the stage harness's `cluster` (libs/stages/kubernetes/testing/stage-harness.ts) and a stage's
+ * clock: pass it as the stage harness's `clusterPort` (libs/stages/cluster-kit/testing/stage-harness.ts) and a stage's
  * tasks run against the simulator. The cluster's clock is manual and moves only when
  * a task waits (by the time the task asked to wait), so a rollout or a Job takes as long, in stage time, as it
  * would on a cluster with these timings, and no test sleeps.
@@ -112,8 +112,8 @@ export class ClusterUser {
 
 /** A simulated cluster, Jibe's account on it, and a user beside Jibe. */
 export interface StageSimulator {
-  /** The harness's `cluster`: Jibe's adapter over HTTP, with the simulator's clock. */
-  readonly cluster: SimulatedStageCluster;
+  /** The harness's `clusterPort`: Jibe's adapter over HTTP, with the simulator's clock. */
+  readonly adapter: SimulatedStageCluster;
   /** The account name stages use (`account` in their config). */
   readonly account: string;
   readonly sim: KubeSim;
@@ -162,7 +162,7 @@ export async function startStageSimulator(
     simulatedClusters: { url: (cluster) => sim.cluster(cluster).url },
   });
   return {
-    cluster: new SimulatedStageCluster(registry, simulated),
+    adapter: new SimulatedStageCluster(registry, simulated),
     account,
     sim,
     simulated,

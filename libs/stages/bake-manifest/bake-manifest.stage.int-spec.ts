@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { deployManifestStage } from '../deploy-manifest/deploy-manifest.stage';
-import { runStage } from '../kubernetes/testing/stage-harness';
+import { runStage } from '../cluster-kit/testing/stage-harness';
 import { bakeManifestStage } from './bake-manifest.stage';
 import { GitTemplateSourceAdapter } from './git-template-source.adapter';
 import { TemplateSourcePort } from './template-source.port';
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 const bake = (config: Record<string, unknown>, ports: [typeof TemplateSourcePort, unknown][] = []) =>
-  runStage(bakeManifestStage, config, { cluster: env.cluster, ports });
+  runStage(bakeManifestStage, config, { clusterPort: env.adapter, ports });
 
 describe('bakeManifest (inline)', () => {
   it('renders with values, environment values and overrides into a content-addressed artifact', async () => {
@@ -162,7 +162,7 @@ describe('bakeManifest (inline)', () => {
     const run = await runStage(
       deployManifestStage,
       { account: env.account, source: 'artifact', manifestArtifactId: 'web' },
-      { cluster: env.cluster, stages: [bakeStage] },
+      { clusterPort: env.adapter, stages: [bakeStage] },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     // What `kubectl get deploy,pods -n bake-to-deploy` shows: the baked Deployment, its two pods running web:1.
@@ -172,7 +172,7 @@ describe('bakeManifest (inline)', () => {
     const missing = await runStage(
       deployManifestStage,
       { account: env.account, source: 'artifact', manifestArtifactId: 'api' },
-      { cluster: env.cluster, stages: [bakeStage] },
+      { clusterPort: env.adapter, stages: [bakeStage] },
     );
     expect(missing.error?.message).toBe(
       'no artifact "api" in this execution (artifacts here: web); produce it with bakeManifest upstream or pass it in the trigger',

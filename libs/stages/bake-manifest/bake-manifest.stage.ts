@@ -1,9 +1,9 @@
 import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { isRecord } from '../kubernetes/manifest';
-import { redactSecret } from '../kubernetes/secrets';
-import { clusterTask, StageFailure } from '../kubernetes/stage-support';
+import { isRecord } from '../cluster-kit/manifest';
+import { redactSecret } from '../cluster-kit/secrets';
+import { clusterTask, StageFailure } from '../cluster-kit/stage-support';
 import { mergeValues, renderManifests, toArtifact } from './render';
 import { type TemplateFile, TemplateSourcePort } from './template-source.port';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { TransientError } from '@jibe/domain';
-import { StageFailure } from '../kubernetes/stage-support';
+import { StageFailure } from '../cluster-kit/stage-support';
 import { type TemplateFile, TemplateSourcePort } from './template-source.port';
 
 const run = promisify(execFile);

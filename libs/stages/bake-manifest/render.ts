@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import { parseAllDocuments, stringify } from 'yaml';
-import { type Artifact } from '../kubernetes/artifacts';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { CLUSTER_SCOPED_KINDS, isRecord } from '../kubernetes/manifest';
-import { checkManifest } from '../kubernetes/manifest-schema';
-import { StageFailure } from '../kubernetes/stage-support';
+import { type Artifact } from '../cluster-kit/artifacts';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { CLUSTER_SCOPED_KINDS, isRecord } from '../cluster-kit/manifest';
+import { checkManifest } from '../cluster-kit/manifest-schema';
+import { StageFailure } from '../cluster-kit/stage-support';
 import { type TemplateFile } from './template-source.port';
 
 /** The rendered set is kept in the execution (Postgres); beyond this it belongs in a registry, not a stage output. */

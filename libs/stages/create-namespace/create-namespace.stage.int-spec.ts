@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { runStage } from '../kubernetes/testing/stage-harness';
+import { runStage } from '../cluster-kit/testing/stage-harness';
 import { createNamespaceStage } from './create-namespace.stage';
 
 describe('createNamespace against the simulator (real adapter over HTTP)', () => {
@@ -18,7 +18,7 @@ describe('createNamespace against the simulator (real adapter over HTTP)', () =>
   it('creates a labelled namespace, idempotently', async () => {
     const name = 'shop-feature-x';
     const config = { account: env.account, namespace: name, labels: { 'jibe.dev/branch': 'feature-x' } };
-    const first = await runStage(createNamespaceStage, config, { cluster: env.cluster });
+    const first = await runStage(createNamespaceStage, config, { clusterPort: env.adapter });
     expect(first.status, JSON.stringify(first.error)).toBe('SUCCEEDED');
     expect(first.outputs).toEqual({ namespace: name, created: true, managedByJibe: true });
     // What `kubectl get namespace shop-feature-x -o yaml` shows: Active, with the branch and Jibe's labels.
@@ -32,7 +32,7 @@ describe('createNamespace against the simulator (real adapter over HTTP)', () =>
     });
 
     const writes = env.mark();
-    const second = await runStage(createNamespaceStage, config, { cluster: env.cluster });
+    const second = await runStage(createNamespaceStage, config, { clusterPort: env.adapter });
     expect(second.outputs).toEqual({ namespace: name, created: false, managedByJibe: true });
     // The second run re-applies the same namespace (a no-op for Kubernetes) and creates nothing.
     expect(writes.writes()).toEqual([`apply namespaces ${name}`]);
@@ -48,7 +48,7 @@ describe('createNamespace against the simulator (real adapter over HTTP)', () =>
     const run = await runStage(
       createNamespaceStage,
       { account: env.account, namespace: name },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('SUCCEEDED');
     expect(run.outputs).toEqual({ namespace: name, created: false, managedByJibe: false });

@@ -1,9 +1,9 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
-import { deployedBy, isManagedByJibe } from '../kubernetes/manifest';
-import { cluster, clusterTask, kubernetesStageKeys } from '../kubernetes/stage-support';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../cluster-kit/labels';
+import { deployedBy, isManagedByJibe } from '../cluster-kit/manifest';
+import { clusterPortOf, clusterTask, kubernetesStageKeys } from '../cluster-kit/stage-support';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -36,7 +36,7 @@ export const createNamespaceStage = defineStage({
   tasks: [
     clusterTask<CreateNamespace>('createNamespace', async (context) => {
       const c = context.stage.context;
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const existing = await port.get(c.account, { kind: 'Namespace', name: c.namespace });
       if (existing && !isManagedByJibe(existing)) {
         return { status: 'SUCCEEDED', outputs: { namespace: c.namespace, created: false, managedByJibe: false } };

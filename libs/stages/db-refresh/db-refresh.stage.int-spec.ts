@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { continueStage, runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { continueStage, runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { dbRefreshStage } from './db-refresh.stage';
 
 /** The refresh Job: one container running `script` (the simulator interprets echo, sleep and exit). */
@@ -58,8 +58,8 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     await env.user.createNamespace(namespace);
     for (const name of ['prod-db', 'staging-db'])
       await env.user.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque' });
-    await env.cluster.apply(env.account, apps);
-    await env.cluster.advance(10_000);
+    await env.adapter.apply(env.account, apps);
+    await env.adapter.advance(10_000);
   }
 
   /** Each Deployment's replicas, its pods, and how many of them are shutting down, as kubectl shows them. */
@@ -85,18 +85,21 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     await staging(ns, [app(ns, 'web', 3), app(ns, 'worker', 2)]);
     expect(await running(ns)).toEqual({ web: '3 (3 pods)', worker: '2 (2 pods)' });
     const config = { ...configFor(ns), account: env.account };
-    const started = await runStage(dbRefreshStage, config, { cluster: env.cluster, stopBefore: 'monitorRefreshJob' });
+    const started = await runStage(dbRefreshStage, config, {
+      clusterPort: env.adapter,
+      stopBefore: 'monitorRefreshJob',
+    });
     // When the Job starts, every pod of the app has been told to stop. They are still shutting down (5 s here):
     // the Deployment counts as scaled in once its pods are terminating, which is all the stability rules look at.
     expect(await running(ns)).toEqual({ web: '0 (3 pods, 3 terminating)', worker: '0 (2 pods, 2 terminating)' });
     const run = await continueStage(
       dbRefreshStage,
       started,
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
       dbRefreshStage.tasks.findIndex((t) => t.name === 'monitorRefreshJob'),
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await running(ns)).toEqual({ web: '3 (3 pods)', worker: '2 (2 pods)' });
     expect(run.outputs).toMatchObject({
       ROWS: '1200',
@@ -123,8 +126,8 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     // Two more refreshes, a second apart (Jobs are ordered by creation time): the oldest Job is deleted.
     const names = [String(run.outputs['jobName'])];
     for (let i = 0; i < 2; i++) {
-      await env.cluster.advance(10_000);
-      const again = await runStage(dbRefreshStage, config, { cluster: env.cluster });
+      await env.adapter.advance(10_000);
+      const again = await runStage(dbRefreshStage, config, { clusterPort: env.adapter });
       expect(again.status, JSON.stringify(again.error)).toBe('SUCCEEDED');
       names.push(String(again.outputs['jobName']));
     }
@@ -139,7 +142,7 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     const run = await runStage(
       dbRefreshStage,
       { ...configFor(ns, "echo 'pg_restore: error: could not connect'; exit 1"), account: env.account },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toMatch(
@@ -147,7 +150,7 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     );
     expect(run.runs).toContain('restoreApp');
     expect(run.outputs['logs']).toContain('could not connect');
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await running(ns)).toEqual({ web: '3 (3 pods)' });
   });
 
@@ -162,13 +165,13 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
       dbRefreshStage,
       { ...configFor(ns, 'echo ROWS=1'), account: env.account },
       {
-        cluster: env.cluster,
+        clusterPort: env.adapter,
       },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(writes.writes().filter((w) => w.includes('web-v000'))).toEqual([]);
     expect(run.outputs['restored']).toEqual([`deployment web-v001 in ${ns}: 2`]);
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await running(ns)).toEqual({ 'web-v000': '0 (0 pods)', 'web-v001': '2 (2 pods)' });
   });
 
@@ -178,21 +181,21 @@ describe('dbRefresh against the simulator (real adapter over HTTP)', () => {
     const ns = 'refresh-crash';
     await staging(ns, [app(ns, 'web', 3)]);
     const config = { ...configFor(ns, 'echo ROWS=1'), account: env.account };
-    const start = await runStage(dbRefreshStage, config, { cluster: env.cluster, stopBefore: 'scaleDownApp' });
+    const start = await runStage(dbRefreshStage, config, { clusterPort: env.adapter, stopBefore: 'scaleDownApp' });
     // The worker scales web in, then dies before the task's result is recorded.
     await runTask(
       dbRefreshStage,
       'scaleDownApp',
       { ...start, context: { ...start.context } },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect((await env.user.get('apps/v1', 'Deployment', ns, 'web'))!.spec!['replicas']).toBe(0);
     expect(start.context['dbRefresh.scaled']).toBeUndefined();
 
-    const run = await continueStage(dbRefreshStage, { ...start, status: 'RUNNING' }, { cluster: env.cluster });
+    const run = await continueStage(dbRefreshStage, { ...start, status: 'RUNNING' }, { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(run.outputs['restored']).toEqual([`deployment web in ${ns}: 3`]);
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await running(ns)).toEqual({ web: '3 (3 pods)' });
     const annotations = (await env.user.get('apps/v1', 'Deployment', ns, 'web'))!.metadata.annotations ?? {};
     expect(annotations).not.toHaveProperty('jibe.dev/scaled-down-by');

@@ -1,8 +1,8 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { ClusterError, type KubeObject, objectRefSchema } from '../kubernetes/cluster.port';
-import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, jobResultSchema, runLabel } from '../kubernetes/jobs';
-import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { ClusterError, type KubeObject, objectRefSchema } from '../cluster-kit/cluster.port';
+import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, jobResultSchema, runLabel } from '../cluster-kit/jobs';
+import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../cluster-kit/labels';
 import {
   canonicalKind,
   clone,
@@ -12,12 +12,12 @@ import {
   replicasOf,
   SCALABLE_KINDS,
   withLabels,
-} from '../kubernetes/manifest';
-import { manifestSchema } from '../kubernetes/manifest-schema';
-import { restore, scaleTo } from '../kubernetes/scaling';
+} from '../cluster-kit/manifest';
+import { manifestSchema } from '../cluster-kit/manifest-schema';
+import { restore, scaleTo } from '../cluster-kit/scaling';
 import {
   checkStable,
-  cluster,
+  clusterPortOf,
   clusterTask,
   count,
   kubernetesStageKeys,
@@ -26,7 +26,7 @@ import {
   stageNamespace,
   toCount,
   writeOptions,
-} from '../kubernetes/stage-support';
+} from '../cluster-kit/stage-support';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const secretName = z.string().regex(DNS_LABEL, 'must be the name of a Secret in the namespace');
@@ -149,7 +149,7 @@ export const dbRefreshStage = defineStage({
     clusterTask<DbRefresh>('scaleDownApp', async (context) => {
       const c = context.stage.context;
       if (!c.scaleDown) return { status: 'SUCCEEDED' };
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       let scaled = c[SCALED];
       const run = runLabel(context, 'scale-down');
@@ -188,7 +188,7 @@ export const dbRefreshStage = defineStage({
     clusterTask<DbRefresh>('runRefreshJob', async (context) => {
       const c = context.stage.context;
       if (c[FAILURE] !== undefined || c[JOB]) return { status: 'SUCCEEDED' };
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       try {
         const { job } = await ensureJob(
@@ -229,7 +229,7 @@ export const dbRefreshStage = defineStage({
       const scaled = context.stage.context[SCALED] ?? [];
       if (scaled.length === 0) return { status: 'SUCCEEDED' };
       const account = context.stage.context.account;
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const restored: string[] = [];
       for (const ref of scaled) {
         const object = await port.get(account, ref);
@@ -241,7 +241,7 @@ export const dbRefreshStage = defineStage({
     }),
     clusterTask<DbRefresh>('cleanupOldJobs', async (context) => {
       const c = context.stage.context;
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       const jobs = await port.list(c.account, {
         kind: 'Job',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { deleteManifestStage } from './delete-manifest.stage';
 
 const configMap = (namespace: string, name: string, labels: Record<string, string>): KubeObject => ({
@@ -36,10 +36,10 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
   /** A namespace of its own: what Jibe applied (labelled managed-by jibe) and what someone else applied. */
   async function namespaceWith(namespace: string, byJibe: KubeObject[], byOthers: KubeObject[] = []): Promise<void> {
     await env.user.createNamespace(namespace);
-    await env.cluster.apply(env.account, byJibe);
+    await env.adapter.apply(env.account, byJibe);
     for (const object of byOthers) await env.user.apply(object);
     // Controllers create the Deployments' ReplicaSets and pods.
-    await env.cluster.advance(1_000);
+    await env.adapter.advance(1_000);
   }
 
   /** `kubectl get <kind> -n <namespace> -o name`, sorted. */
@@ -55,13 +55,13 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deleteManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', options: { cascading: true } },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(run.outputs['outputs.manifestNamesByNamespace']).toEqual({ [ns]: ['deployment web'] });
     expect(await names('apps/v1', 'Deployment', ns)).toEqual(['api']);
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await names('apps/v1', 'ReplicaSet', ns, 'app=web')).toEqual([]);
     expect(await names('v1', 'Pod', ns, 'app=web')).toEqual([]);
     expect(await names('v1', 'Pod', ns, 'app=api')).toHaveLength(2);
@@ -72,7 +72,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
   it('deletes a Job by name (Spinnaker fixture fields) with its pods; a re-run finds it gone and writes nothing', async () => {
     const ns = 'delete-job';
     await env.user.createNamespace(ns);
-    await env.cluster.apply(env.account, [
+    await env.adapter.apply(env.account, [
       {
         apiVersion: 'batch/v1',
         kind: 'Job',
@@ -87,7 +87,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
         },
       },
     ]);
-    await env.cluster.advance(1_000);
+    await env.adapter.advance(1_000);
     expect(await names('v1', 'Pod', ns, 'batch.kubernetes.io/job-name=validate-deployment')).toHaveLength(1);
 
     const run = await runStage(
@@ -101,16 +101,16 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
         mode: 'static',
         options: { cascading: true },
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(run.outputs['outputs.manifestNamesByNamespace']).toEqual({ [ns]: ['job validate-deployment'] });
     expect(await names('batch/v1', 'Job', ns)).toEqual([]);
-    await env.cluster.advance(10_000);
+    await env.adapter.advance(10_000);
     expect(await names('v1', 'Pod', ns)).toEqual([]);
 
     const writes = env.mark();
-    expect((await runTask(deleteManifestStage, 'deleteManifest', run, { cluster: env.cluster })).status).toBe(
+    expect((await runTask(deleteManifestStage, 'deleteManifest', run, { clusterPort: env.adapter })).status).toBe(
       'SUCCEEDED',
     );
     expect(writes.writes()).toEqual([]);
@@ -120,15 +120,15 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
   // change once.
   it('deletes a namespace Jibe created and waits until Kubernetes has emptied and removed it', async () => {
     const ns = 'pr-7';
-    await env.cluster.apply(env.account, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }]);
-    await env.cluster.apply(env.account, [deployment(ns, 'web')]);
-    await env.cluster.advance(1_000);
+    await env.adapter.apply(env.account, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }]);
+    await env.adapter.apply(env.account, [deployment(ns, 'web')]);
+    await env.adapter.advance(1_000);
     expect(await names('v1', 'Pod', ns, 'app=web')).toHaveLength(2);
 
     const run = await runStage(
       deleteManifestStage,
       { account: env.account, manifestName: `namespace ${ns}` },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
@@ -146,12 +146,12 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deleteManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', options: { cascading: false } },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(await env.user.get('apps/v1', 'Deployment', ns, 'web')).toBeUndefined();
-    await env.cluster.advance(1_000);
+    await env.adapter.advance(1_000);
     const [replicaSet, ...others] = await env.user.list('apps/v1', 'ReplicaSet', ns, 'app=web');
     expect(others).toEqual([]);
     expect(replicaSet!.metadata.ownerReferences ?? []).toEqual([]);
@@ -181,7 +181,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
           ],
         },
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
@@ -201,7 +201,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     const bySelector = await runStage(
       deleteManifestStage,
       { account: env.account, location: ns, kinds: ['configMap'], labelSelector: 'env=pr-1' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(bySelector.status).toBe('TERMINAL');
     expect(bySelector.error).toEqual({
@@ -213,7 +213,7 @@ describe('deleteManifest against the simulator (real adapter over HTTP)', () => 
     const byName = await runStage(
       deleteManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment their-web' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(byName.error?.code).toBe('NOT_MANAGED');
     expect(await names('apps/v1', 'Deployment', ns)).toEqual(['their-web']);

@@ -1,10 +1,16 @@
 import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
-import { type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
-import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, refOf } from '../kubernetes/manifest';
-import { cluster, clusterTask, kubernetesStageKeys, stageNamespace, writeOptions } from '../kubernetes/stage-support';
-import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+import { type KubeObject, type ObjectRef, objectRefSchema } from '../cluster-kit/cluster.port';
+import { canonicalKind, CLUSTER_SCOPED_KINDS, describeRef, refOf } from '../cluster-kit/manifest';
+import {
+  clusterPortOf,
+  clusterTask,
+  kubernetesStageKeys,
+  stageNamespace,
+  writeOptions,
+} from '../cluster-kit/stage-support';
+import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../cluster-kit/target';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 /** Spinnaker's structured selectors (`labelSelectors.selectors[]`), ANDed. */
 const selectorSchema = z.looseObject({
@@ -74,7 +80,7 @@ function selectorString(c: DeleteConfig): string {
 }
 
 async function findTargets(context: TaskContext<object>, c: DeleteConfig, namespace: string): Promise<KubeObject[]> {
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   if (c.kinds && c.kinds.length > 0) {
     const found: KubeObject[] = [];
     for (const kind of c.kinds.map(canonicalKind)) {
@@ -104,7 +110,7 @@ export const deleteManifestStage = defineStage({
   tasks: [
     clusterTask<Delete>('deleteManifest', async (context) => {
       const c = context.stage.context;
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       const objects = await findTargets(context, c, namespace);
       const refs: ObjectRef[] = objects.map(refOf);

@@ -1,19 +1,19 @@
 import { type TaskContext, type TaskResult } from '@jibe/domain';
 import { z } from 'zod';
-import { type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
-import { runLabel } from '../kubernetes/jobs';
-import { LABELS } from '../kubernetes/labels';
-import { clone, describeRef, refOf, withLabels } from '../kubernetes/manifest';
-import { isManifest } from '../kubernetes/manifest-schema';
-import { isRedacted, unredactSecret } from '../kubernetes/secrets';
+import { type KubeObject, type ObjectRef, objectRefSchema } from '../cluster-kit/cluster.port';
+import { runLabel } from '../cluster-kit/jobs';
+import { LABELS } from '../cluster-kit/labels';
+import { clone, describeRef, refOf, withLabels } from '../cluster-kit/manifest';
+import { isManifest } from '../cluster-kit/manifest-schema';
+import { isRedacted, unredactSecret } from '../cluster-kit/secrets';
 import {
   checkStable,
-  cluster,
+  clusterPortOf,
   clusterTask,
   StageFailure,
   stableTimeoutMs,
   writeOptions,
-} from '../kubernetes/stage-support';
+} from '../cluster-kit/stage-support';
 import { type DeployManifest, PLAN_KEY } from './deploy-manifest.config';
 import { type DeployPlan, type DeployStep } from './deploy-plan';
 import { secretKey, sourceManifests } from './resolve-manifests.task';
@@ -96,7 +96,7 @@ function withSecretValues(context: Context, plan: DeployPlan, objects: readonly 
 }
 
 async function applyObjects(context: Context, plan: DeployPlan, step: DeployStep): Promise<ObjectRef[]> {
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const objects = withSecretValues(context, plan, step.objects);
   const named = objects.filter((o) => o.metadata.name);
   const generated = objects.filter((o) => !o.metadata.name);
@@ -116,7 +116,7 @@ async function startHooks(
   step: DeployStep,
   index: number,
 ): Promise<ObjectRef[] | 'waiting'> {
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const refs: ObjectRef[] = [];
   for (const [position, hook] of withSecretValues(context, plan, step.objects).entries()) {
     const run = runLabel(context, `hook-${index}-${position}`);

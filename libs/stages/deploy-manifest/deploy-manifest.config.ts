@@ -1,8 +1,8 @@
 import { EXPRESSION, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { kubeObjectSchema } from '../kubernetes/cluster.port';
-import { manifestSchema } from '../kubernetes/manifest-schema';
-import { count, kubernetesStageKeys } from '../kubernetes/stage-support';
+import { kubeObjectSchema } from '../cluster-kit/cluster.port';
+import { manifestSchema } from '../cluster-kit/manifest-schema';
+import { count, kubernetesStageKeys } from '../cluster-kit/stage-support';
 import { deployPlanSchema } from './deploy-plan';
 
 /** `bluegreen` is Spinnaker's newer name for red/black (docs/spinnaker.md#traffic-strategies); the same here. */

@@ -1,8 +1,8 @@
 import { zodIssuesToDetails } from '@jibe/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { continueStage, runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { continueStage, runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { planSteps } from './deploy-plan';
 import { deployManifestStage } from './deploy-manifest.stage';
 
@@ -72,7 +72,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [deployment('web'), service('web', { app: 'web' })] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     const web = await env.user.get('apps/v1', 'Deployment', ns, 'web');
@@ -97,7 +97,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [slow] },
-      { cluster: env.cluster, beforeRun: (task, now) => task === 'applyWaves' && looks.push(now) },
+      { clusterPort: env.adapter, beforeRun: (task, now) => task === 'applyWaves' && looks.push(now) },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     const first = looks[0]!;
@@ -122,7 +122,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [broken] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toMatch(
@@ -143,7 +143,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [waiting], stableManifestTimeoutMinutes: 1 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.code).toBe('STABILITY_TIMEOUT');
@@ -179,7 +179,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
           job('cleanup', 'echo bye', { 'argocd.argoproj.io/hook': 'PreDelete' }),
         ],
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(writes.writes().filter((w) => !w.startsWith('delete'))).toEqual([
@@ -235,7 +235,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
           job('migrate', "echo 'ERROR: relation exists'; sleep 3; exit 1", { 'jibe.dev/hook': 'PreSync' }),
         ],
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toBe(
@@ -250,10 +250,10 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const ns = 'deploy-hook-again';
     await env.user.createNamespace(ns);
     // Left by an earlier deploy, so Jibe's (someone else's Job of that name is refused: managed-by.int-spec.ts).
-    await env.cluster.apply(env.account, [
+    await env.adapter.apply(env.account, [
       { ...job('migrate', 'echo old migration'), metadata: { name: 'migrate', namespace: ns } },
     ]);
-    await env.cluster.advance(1_000);
+    await env.adapter.advance(1_000);
     const old = await env.user.get('batch/v1', 'Job', ns, 'migrate');
     const config = {
       account: env.account,
@@ -261,7 +261,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
       manifests: [deployment('web'), job('migrate', 'echo new migration', { 'jibe.dev/hook': 'PreSync' })],
     };
     const writes = env.mark();
-    const run = await runStage(deployManifestStage, config, { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config, { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(writes.writes().slice(0, 2)).toEqual([`delete jobs ${ns}/migrate`, `apply jobs ${ns}/migrate`]);
     const migrate = await env.user.get('batch/v1', 'Job', ns, 'migrate');
@@ -278,7 +278,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
           Object.entries(run.context).filter(([k]) => !k.endsWith('.done') && !k.endsWith('.refs')),
         ),
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
       1,
     );
     expect(rerun.status, JSON.stringify(rerun.error)).toBe('SUCCEEDED');
@@ -307,7 +307,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [deployment('web'), hpa] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect((await env.user.get('apps/v1', 'Deployment', ns, 'web'))!.spec!['replicas']).toBe(7);
@@ -352,7 +352,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [deployment('web')] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.error).toEqual({
       code: 'KUBERNETES_ERROR',
@@ -370,7 +370,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       deployManifestStage,
       { account: env.account, namespace: ns, manifests: [invalid] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error).toEqual({
@@ -421,7 +421,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
       const run = await runStage(
         deployManifestStage,
         { account: env.account, namespace: ns, source: 'artifact', manifestArtifactId: 'app', allowSecrets: true },
-        { cluster: env.cluster, stages: upstream },
+        { clusterPort: env.adapter, stages: upstream },
       );
       expect(run.status, run.error?.message).toBe('SUCCEEDED');
       expect(await secretValues(ns)).toEqual({ password: 'hunter2-s3cr3t', token: 'tok-9f8e7d' });
@@ -438,7 +438,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
       const run = await runStage(
         deployManifestStage,
         { account: env.account, namespace: ns, manifests: [secret], allowSecrets: true },
-        { cluster: env.cluster },
+        { clusterPort: env.adapter },
       );
       expect(run.status, run.error?.message).toBe('SUCCEEDED');
       expect(await secretValues(ns)).toEqual({ password: 'hunter2-s3cr3t', token: 'tok-9f8e7d' });
@@ -453,7 +453,7 @@ describe('deployManifest against the simulator (real adapter over HTTP)', () => 
         { account: env.account, namespace: ns, manifests: [deployment('web'), secret] },
         { account: env.account, namespace: ns, source: 'artifact', manifestArtifactId: 'app' },
       ]) {
-        const run = await runStage(deployManifestStage, config, { cluster: env.cluster, stages: upstream });
+        const run = await runStage(deployManifestStage, config, { clusterPort: env.adapter, stages: upstream });
         expect(run.status).toBe('TERMINAL');
         expect(run.error?.message).toMatch(/manifests\[\d\] \(secret db\): a Secret with data or stringData/);
         expect(run.error?.message).toContain('keep secrets out of pipelines');
@@ -492,7 +492,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     await env.user.createNamespace(namespace);
     for (let i = 0; i < n; i++) {
       const run = await runStage(deployManifestStage, config(namespace, `web:${i}`, { maxVersionsToKeep: 100 }), {
-        cluster: env.cluster,
+        clusterPort: env.adapter,
       });
       expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     }
@@ -503,7 +503,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
 
   /** Each version's replicas and the versions the Service's endpoints are, as kubectl shows them. */
   async function versions(namespace: string): Promise<{ replicas: Record<string, number>; endpoints: string[] }> {
-    await env.cluster.advance(100);
+    await env.adapter.advance(100);
     const deployments = await env.user.list('apps/v1', 'Deployment', namespace);
     const endpoints = await env.user.get('v1', 'Endpoints', namespace, 'web');
     const addresses = ((endpoints?.['subsets'] ?? []) as { addresses?: { targetRef?: { name: string } }[] }[]).flatMap(
@@ -521,7 +521,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const ns = 'rb-first';
     await env.user.createNamespace(ns);
     const writes = env.mark();
-    const run = await runStage(deployManifestStage, config(ns, 'web:1'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:1'), { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(writes.writes()).toEqual([`apply deployments ${ns}/web-v000`, `apply services ${ns}/web`]);
     expect(await selector(ns)).toEqual({ app: 'web', 'jibe.dev/cluster': 'web', 'jibe.dev/version': 'v000' });
@@ -560,7 +560,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     };
     const writes = env.mark();
     const run = await runStage(deployManifestStage, config(ns, 'web:2'), {
-      cluster: env.cluster,
+      clusterPort: env.adapter,
       beforeRun,
       stopBefore: 'switchTraffic',
     });
@@ -572,7 +572,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const done = await continueStage(
       deployManifestStage,
       run,
-      { cluster: env.cluster, beforeRun },
+      { clusterPort: env.adapter, beforeRun },
       deployManifestStage.tasks.findIndex((t) => t.name === 'switchTraffic'),
     );
     expect(done.status, JSON.stringify(done.error)).toBe('SUCCEEDED');
@@ -603,7 +603,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     await withVersions(ns, 1);
     await env.simulated.faults.add({ match: { namespace: ns, image: 'web:broken' }, effect: { type: 'imagePull' } });
     const writes = env.mark();
-    const run = await runStage(deployManifestStage, config(ns, 'web:broken'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:broken'), { clusterPort: env.adapter });
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toContain(
       `deployment web-v001 in ${ns} failed: Deployment web-v001: ProgressDeadlineExceeded`,
@@ -622,7 +622,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const ns = 'rb-history';
     await withVersions(ns, 4);
     const run = await runStage(deployManifestStage, config(ns, 'web:9', { maxVersionsToKeep: 2 }), {
-      cluster: env.cluster,
+      clusterPort: env.adapter,
     });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect((await versions(ns)).replicas).toEqual({ 'web-v003': 0, 'web-v004': 3 });
@@ -637,7 +637,9 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
   it('highlander deletes every older version after the switch', async () => {
     const ns = 'rb-highlander';
     await withVersions(ns, 2);
-    const run = await runStage(deployManifestStage, config(ns, 'web:9', {}, 'highlander'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:9', {}, 'highlander'), {
+      clusterPort: env.adapter,
+    });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(await versions(ns)).toEqual({ replicas: { 'web-v002': 3 }, endpoints: ['v002', 'v002', 'v002'] });
     expect(await selector(ns)).toMatchObject({ 'jibe.dev/version': 'v002' });
@@ -648,7 +650,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const ns = 'rb-keep';
     await withVersions(ns, 1);
     const run = await runStage(deployManifestStage, config(ns, 'web:2', { scaleDown: false }), {
-      cluster: env.cluster,
+      clusterPort: env.adapter,
     });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(await versions(ns)).toEqual({
@@ -664,7 +666,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const ns = 'rb-same';
     await withVersions(ns, 1);
     const writes = env.mark();
-    const run = await runStage(deployManifestStage, config(ns, 'web:0'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:0'), { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(await versions(ns)).toEqual({ replicas: { 'web-v000': 3 }, endpoints: ['v000', 'v000', 'v000'] });
     expect(writes.writes().filter((w) => !w.startsWith('apply'))).toEqual([]);
@@ -679,7 +681,9 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
       ...service('web', { app: 'web', 'jibe.dev/version': 'v000' }),
       metadata: { name: 'web', namespace: ns },
     });
-    const run = await runStage(deployManifestStage, config(ns, 'web:1', {}, 'highlander'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:1', {}, 'highlander'), {
+      clusterPort: env.adapter,
+    });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(await env.user.get('apps/v1', 'Deployment', ns, 'web-v000')).toBeDefined();
     expect(await readyPods(ns, 'app=web,!jibe.dev/version')).toEqual(['web:old', 'web:old', 'web:old']);
@@ -691,7 +695,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
   it('every task is safe to run twice', async () => {
     const ns = 'rb-twice';
     await withVersions(ns, 1);
-    const run = await runStage(deployManifestStage, config(ns, 'web:2'), { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, config(ns, 'web:2'), { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     /** What kubectl shows of the Deployments and the Service, without the fields every write bumps. */
     const state = async () =>
@@ -703,7 +707,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     const before = await state();
     const writes = env.mark();
     for (const task of deployManifestStage.tasks) {
-      const result = await runTask(deployManifestStage, task.name, run, { cluster: env.cluster });
+      const result = await runTask(deployManifestStage, task.name, run, { clusterPort: env.adapter });
       expect(result.status, task.name).toBe('SUCCEEDED');
     }
     expect(writes.writes().filter((w) => !w.startsWith('apply'))).toEqual([]);
@@ -718,7 +722,7 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
     await env.user.createNamespace(ns);
     // Deployed through Jibe earlier. A Service made by kubectl is refused by the managed-by rule unless the stage
     // says allowUnmanaged (managed-by.int-spec.ts); Spinnaker itself never writes the Service (it relabels pods).
-    await env.cluster.apply(env.account, [
+    await env.adapter.apply(env.account, [
       {
         apiVersion: 'v1',
         kind: 'Service',
@@ -756,10 +760,10 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
       relationships: { loadBalancers: [], securityGroups: [] },
       source: 'text',
     };
-    const first = await runStage(deployManifestStage, stage, { cluster: env.cluster });
+    const first = await runStage(deployManifestStage, stage, { clusterPort: env.adapter });
     expect(first.status, JSON.stringify(first.error)).toBe('SUCCEEDED');
     const second = { ...stage, manifests: [{ ...replicaSet, spec: { ...replicaSet.spec, replicas: 4 } }] };
-    const run = await runStage(deployManifestStage, second, { cluster: env.cluster });
+    const run = await runStage(deployManifestStage, second, { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect((await env.user.list('apps/v1', 'ReplicaSet', ns)).map((r) => r.metadata.name).sort()).toEqual([
       'helloworld-v000',

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { type KubeObject, kubeObjectSchema } from '../kubernetes/cluster.port';
-import { ANNOTATIONS } from '../kubernetes/labels';
-import { CLUSTER_SCOPED_KINDS } from '../kubernetes/manifest';
-import { StageFailure } from '../kubernetes/stage-support';
+import { type KubeObject, kubeObjectSchema } from '../cluster-kit/cluster.port';
+import { ANNOTATIONS } from '../cluster-kit/labels';
+import { CLUSTER_SCOPED_KINDS } from '../cluster-kit/manifest';
+import { StageFailure } from '../cluster-kit/stage-support';
 
 /** Where a redacted Secret's values are read again when it is applied: its index in the source manifests. */
 const secretSourceSchema = z.object({ name: z.string(), namespace: z.string().optional(), index: z.number() });

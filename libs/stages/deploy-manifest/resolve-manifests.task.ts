@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type TaskContext } from '@jibe/domain';
-import { findArtifact, manifestsOf } from '../kubernetes/artifacts';
-import { type ClusterPort, type KubeObject } from '../kubernetes/cluster.port';
-import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
+import { findArtifact, manifestsOf } from '../cluster-kit/artifacts';
+import { type ClusterPort, type KubeObject } from '../cluster-kit/cluster.port';
+import { ANNOTATIONS, LABELS, MANAGED_BY_JIBE } from '../cluster-kit/labels';
 import {
   canonicalKind,
   clone,
@@ -16,18 +16,18 @@ import {
   SERVER_GROUP_KINDS,
   withAnnotations,
   withLabels,
-} from '../kubernetes/manifest';
-import { checkManifest } from '../kubernetes/manifest-schema';
-import { hasSecretValues, redactSecret, refuseSecrets } from '../kubernetes/secrets';
+} from '../cluster-kit/manifest';
+import { checkManifest } from '../cluster-kit/manifest-schema';
+import { hasSecretValues, redactSecret, refuseSecrets } from '../cluster-kit/secrets';
 import {
   formatVersion,
   listServerGroups,
   nextSequence,
   parseVersionedName,
   type ServerGroup,
-} from '../kubernetes/server-groups';
-import { cluster, clusterTask, StageFailure, toCount } from '../kubernetes/stage-support';
-import { NO_VERSION, selectedVersion, serviceName } from '../kubernetes/traffic';
+} from '../cluster-kit/server-groups';
+import { clusterPortOf, clusterTask, StageFailure, toCount } from '../cluster-kit/stage-support';
+import { NO_VERSION, selectedVersion, serviceName } from '../cluster-kit/traffic';
 import { type DeployManifest, type DeployManifestConfig, PLAN_KEY } from './deploy-manifest.config';
 import { type DeployPlan, isNamespaced, type PlannedServerGroup, planSteps, type SecretSource } from './deploy-plan';
 
@@ -42,7 +42,7 @@ const DEFAULT_SCALE_DOWN_DELAY_S = 30;
 export const resolveManifestsTask = clusterTask<DeployManifest>('resolveManifests', async (context) => {
   const config = context.stage.context;
   if (config[PLAN_KEY]) return { status: 'SUCCEEDED' };
-  const plan = await buildPlan(context, config, cluster(context));
+  const plan = await buildPlan(context, config, clusterPortOf(context));
   return { status: 'SUCCEEDED', context: { [PLAN_KEY]: plan } };
 });
 

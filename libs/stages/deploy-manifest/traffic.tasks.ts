@@ -1,10 +1,10 @@
 import { type TaskResult } from '@jibe/domain';
-import { describeRef, isManagedByJibe, refOf } from '../kubernetes/manifest';
-import { scaleTo } from '../kubernetes/scaling';
-import { listServerGroups } from '../kubernetes/server-groups';
-import { cluster, clusterTask, writeOptions } from '../kubernetes/stage-support';
-import { pointServices } from '../kubernetes/traffic';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+import { describeRef, isManagedByJibe, refOf } from '../cluster-kit/manifest';
+import { scaleTo } from '../cluster-kit/scaling';
+import { listServerGroups } from '../cluster-kit/server-groups';
+import { clusterPortOf, clusterTask, writeOptions } from '../cluster-kit/stage-support';
+import { pointServices } from '../cluster-kit/traffic';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 import { planOf } from './apply-waves.task';
 import { type DeployManifest } from './deploy-manifest.config';
 import { type DeployPlan } from './deploy-plan';
@@ -82,7 +82,7 @@ async function switchTraffic(
   context: Parameters<typeof planOf>[0],
 ): Promise<TaskResult<DeployManifest['writes'], DeployManifest['outputs']>> {
   const plan = planOf(context);
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const groups = trafficGroups(plan);
   if (groups.length === 0 && plan.heldServices.length === 0) return { status: 'SUCCEEDED' };
   // A Service created by this deploy is applied here, already pointing at the new version (or at none).
@@ -134,7 +134,7 @@ export const scaleDownOldTask = clusterTask<DeployManifest>('scaleDownOld', asyn
   const switchedAt = context.stage.context['deploy.switchedAt'] ?? context.now;
   const due = switchedAt + plan.delayBeforeScaleDownMs - context.now;
   if (due > 0) return { status: 'RUNNING', retryAfterMs: due };
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const scaled: string[] = [];
   for (const group of plan.serverGroups) {
     for (const old of await listServerGroups(port, plan.account, group)) {
@@ -151,7 +151,7 @@ export const scaleDownOldTask = clusterTask<DeployManifest>('scaleDownOld', asyn
  */
 export const cleanupTask = clusterTask<DeployManifest>('cleanup', async (context) => {
   const plan = planOf(context);
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   if (plan.strategy === 'highlander' && plan.enableTraffic) {
     const switchedAt = context.stage.context['deploy.switchedAt'] ?? context.now;
     const due = switchedAt + plan.delayBeforeScaleDownMs - context.now;

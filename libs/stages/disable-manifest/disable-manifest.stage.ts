@@ -1,10 +1,10 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { LABELS } from '../kubernetes/labels';
-import { describeRef, refOf } from '../kubernetes/manifest';
-import { cluster, clusterTask, writeOptions } from '../kubernetes/stage-support';
-import { NO_VERSION, selectedVersion, serviceSelector } from '../kubernetes/traffic';
-import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
+import { LABELS } from '../cluster-kit/labels';
+import { describeRef, refOf } from '../cluster-kit/manifest';
+import { clusterPortOf, clusterTask, writeOptions } from '../cluster-kit/stage-support';
+import { NO_VERSION, selectedVersion, serviceSelector } from '../cluster-kit/traffic';
+import { resolveTrafficTarget, trafficTargetConfig } from '../cluster-kit/traffic-target';
 
 const outputs = z.object({ disabledServerGroup: z.string(), servicesWithoutTraffic: z.array(z.string()) });
 
@@ -22,7 +22,7 @@ export const disableManifestStage = defineStage({
   tasks: [
     clusterTask<Disable>('disableManifest', async (context) => {
       const target = await resolveTrafficTarget(context);
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const disabled: string[] = [];
       for (const service of target.services) {
         const selector = await serviceSelector(port, target.account, target.namespace, service);

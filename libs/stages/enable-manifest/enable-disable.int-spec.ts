@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { deployManifestStage } from '../deploy-manifest/deploy-manifest.stage';
 import { disableManifestStage } from '../disable-manifest/disable-manifest.stage';
-import { runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { enableManifestStage } from './enable-manifest.stage';
 
 const deploy = (account: string, namespace: string, image: string, kind = 'ReplicaSet') => ({
@@ -45,7 +45,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     await env.user.createNamespace(namespace);
     for (const image of ['web:1', 'web:2']) {
       const run = await runStage(deployManifestStage, deploy(env.account, namespace, image, kind), {
-        cluster: env.cluster,
+        clusterPort: env.adapter,
       });
       expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     }
@@ -53,7 +53,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
 
   /** The Service's version label and which versions its endpoints are, as `kubectl get endpoints web` shows. */
   async function traffic(namespace: string): Promise<{ selects: string | undefined; endpoints: string[] }> {
-    await env.cluster.advance(100);
+    await env.adapter.advance(100);
     const service = await env.user.get('v1', 'Service', namespace, 'web');
     const endpoints = await env.user.get('v1', 'Endpoints', namespace, 'web');
     const addresses = ((endpoints?.['subsets'] ?? []) as { addresses?: { targetRef?: { name: string } }[] }[]).flatMap(
@@ -75,7 +75,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     const run = await runStage(
       enableManifestStage,
       { account: env.account, namespace: ns, mode: 'dynamic', cluster: 'replicaSet web', criteria: 'second_newest' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(writes.writes()).toEqual([`patch services ${ns}/web`]);
@@ -83,7 +83,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     expect(await traffic(ns)).toEqual({ selects: 'v000', endpoints: ['v000', 'v000'] });
     // Enabling again writes nothing.
     const again = env.mark();
-    await runTask(enableManifestStage, 'enableManifest', run, { cluster: env.cluster });
+    await runTask(enableManifestStage, 'enableManifest', run, { clusterPort: env.adapter });
     expect(again.writes()).toEqual([]);
   });
 
@@ -97,7 +97,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     const run = await runStage(
       enableManifestStage,
       { account: env.account, namespace: ns, mode: 'dynamic', cluster: 'replicaSet web', criteria: 'second_newest' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error).toMatchObject({ code: 'NO_CAPACITY' });
@@ -121,7 +121,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     const run = await runStage(
       enableManifestStage,
       { account: env.account, namespace: ns, manifestName: 'deployment web-v000' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toMatch(
@@ -153,7 +153,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
         manifestName: ' ',
         mode: 'dynamic',
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(old.status, JSON.stringify(old.error)).toBe('SUCCEEDED');
     expect(writes.writes()).toEqual([]);
@@ -161,7 +161,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
     const live = await runStage(
       disableManifestStage,
       { account: env.account, location: ns, manifestName: 'replicaSet web-v001' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(live.outputs['servicesWithoutTraffic']).toEqual(['web']);
     expect(await traffic(ns)).toEqual({ selects: 'none', endpoints: [] });
@@ -186,7 +186,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
         await runStage(
           enableManifestStage,
           { account: env.account, namespace: ns, manifestName: 'deployment plain' },
-          { cluster: env.cluster },
+          { clusterPort: env.adapter },
         )
       ).error?.message,
     ).toBe(`deployment plain in ${ns} is not a server group (a version named <name>-vNNN deployed by deployManifest)`);
@@ -195,7 +195,7 @@ describe('enableManifest / disableManifest against the simulator (real adapter o
         await runStage(
           enableManifestStage,
           { account: env.account, namespace: ns, manifestName: 'deployment api-v000' },
-          { cluster: env.cluster },
+          { clusterPort: env.adapter },
         )
       ).error?.message,
     ).toBe(

@@ -1,10 +1,10 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { describeRef, refOf, replicasOf } from '../kubernetes/manifest';
-import { cluster, StageFailure, writeOptions } from '../kubernetes/stage-support';
-import { pointServices } from '../kubernetes/traffic';
-import { resolveTrafficTarget, trafficTargetConfig } from '../kubernetes/traffic-target';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+import { describeRef, refOf, replicasOf } from '../cluster-kit/manifest';
+import { clusterPortOf, StageFailure, writeOptions } from '../cluster-kit/stage-support';
+import { pointServices } from '../cluster-kit/traffic';
+import { resolveTrafficTarget, trafficTargetConfig } from '../cluster-kit/traffic-target';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 const outputs = z.object({
   enabledServerGroup: z.string(),
@@ -40,7 +40,7 @@ export const enableManifestStage = defineStage({
       },
       then: async (context) => {
         const target = await resolveTrafficTarget(context);
-        const port = cluster(context);
+        const port = clusterPortOf(context);
         const previous = await pointServices(
           port,
           target.account,

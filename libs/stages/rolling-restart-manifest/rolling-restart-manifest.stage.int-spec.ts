@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kubectl } from '../../../test/kube-sim/kubectl';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { deployManifestStage } from '../deploy-manifest/deploy-manifest.stage';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { continueStage, runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { continueStage, runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { RESTARTED_AT, rollingRestartManifestStage } from './rolling-restart-manifest.stage';
 
 const deployment = (namespace: string, name: string): KubeObject => ({
@@ -43,7 +43,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const deploy = await runStage(
       deployManifestStage,
       { account: env.account, manifests: [deployment(namespace, 'web')] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(deploy.status, JSON.stringify(deploy.error)).toBe('SUCCEEDED');
     const before = await pods(namespace, 'web');
@@ -67,20 +67,20 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const started = await runStage(
       rollingRestartManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web' },
-      { cluster: env.cluster, stopBefore: 'rollingRestart' },
+      { clusterPort: env.adapter, stopBefore: 'rollingRestart' },
     );
     const crashed = { ...started, context: { ...started.context }, outputs: { ...started.outputs } };
     expect(
-      (await runTask(rollingRestartManifestStage, 'rollingRestart', crashed, { cluster: env.cluster })).status,
+      (await runTask(rollingRestartManifestStage, 'rollingRestart', crashed, { clusterPort: env.adapter })).status,
     ).toBe('SUCCEEDED');
-    await env.cluster.advance(1_000);
+    await env.adapter.advance(1_000);
     // Mid-rollout, as kubectl sees it: the restart has begun and is not done.
     expect(await rolloutStatus(ns)).toMatch(/Waiting for deployment "web" rollout to finish/);
 
     const run = await continueStage(
       rollingRestartManifestStage,
       { ...started, now: started.now + 1_000 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
       1,
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
@@ -106,7 +106,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const twin = await runStage(
       deployManifestStage,
       { account: env.account, manifests: [deployment(ns, 'twin')] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(twin.status, JSON.stringify(twin.error)).toBe('SUCCEEDED');
     await kubectl.ok('rollout', 'restart', '-n', ns, 'deployment/twin');
@@ -114,14 +114,14 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
       metadata: { annotations: Record<string, string> };
     };
     expect(twinTemplate.metadata.annotations[RESTARTED_AT]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    await env.cluster.advance(60_000);
+    await env.adapter.advance(60_000);
     expect((await kubectl.ok('rollout', 'history', '-n', ns, 'deployment/twin')).replace('twin', 'web')).toBe(history);
 
     // A redelivered run of the whole stage, later, keeps its timestamp: still revision 2, the same pods.
     const again = await continueStage(
       rollingRestartManifestStage,
       { ...run, now: run.now + 60_000 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
       0,
     );
     expect(again.status).toBe('SUCCEEDED');
@@ -148,7 +148,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const deploy = await runStage(
       deployManifestStage,
       { account: env.account, manifests: [statefulSet] },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(deploy.status, JSON.stringify(deploy.error)).toBe('SUCCEEDED');
     const before = await pods(ns, 'db');
@@ -156,7 +156,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const run = await runStage(
       rollingRestartManifestStage,
       { account: env.account, location: ns, manifestName: 'statefulset db' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     const after = await pods(ns, 'db');
@@ -178,7 +178,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const run = await runStage(
       rollingRestartManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment api' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error).toEqual({
@@ -189,7 +189,7 @@ describe('rollingRestartManifest against the simulator (real adapter over HTTP)'
     const service = await runStage(
       rollingRestartManifestStage,
       { account: env.account, location: ns, manifestName: 'service web' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(service.error).toEqual({
       code: 'INVALID_TARGET',

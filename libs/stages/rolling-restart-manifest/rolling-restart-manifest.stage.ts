@@ -1,17 +1,17 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { objectRefSchema } from '../kubernetes/cluster.port';
-import { canonicalKind, describeRef } from '../kubernetes/manifest';
+import { objectRefSchema } from '../cluster-kit/cluster.port';
+import { canonicalKind, describeRef } from '../cluster-kit/manifest';
 import {
-  cluster,
+  clusterPortOf,
   clusterTask,
   kubernetesStageKeys,
   StageFailure,
   stageNamespace,
   writeOptions,
-} from '../kubernetes/stage-support';
-import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+} from '../cluster-kit/stage-support';
+import { checkTarget, resolveTarget, targetKeys } from '../cluster-kit/target';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 /** The pod-template annotation `kubectl rollout restart` sets; a new value is a new template, so new pods. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -53,7 +53,7 @@ export const rollingRestartManifestStage = defineStage({
     clusterTask<Restart>('chooseRestart', async (context) => {
       const c = context.stage.context;
       if (c[TARGET_KEY] && c[RESTARTED_AT_KEY]) return { status: 'SUCCEEDED' };
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       const resolved = await resolveTarget(port, c.account, namespace, c);
       const ref = { kind: canonicalKind(resolved.kind), name: resolved.name, namespace };
@@ -76,7 +76,7 @@ export const rollingRestartManifestStage = defineStage({
     clusterTask<Restart>('rollingRestart', async (context) => {
       const { ref, restartedAt } = chosen(context.stage.context);
       // The strategic merge patch kubectl sends: only this annotation changes, whoever owns the rest of the template.
-      await cluster(context).patch(
+      await clusterPortOf(context).patch(
         context.stage.context.account,
         ref,
         { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },

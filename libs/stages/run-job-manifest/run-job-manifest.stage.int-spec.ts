@@ -4,9 +4,9 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../../test/kube-sim/kubectl';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { MAX_LOG_CHARS, parseProperties } from '../kubernetes/jobs';
-import { runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { MAX_LOG_CHARS, parseProperties } from '../cluster-kit/jobs';
+import { runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { runJobManifestStage } from './run-job-manifest.stage';
 
 /** A Job whose one container runs `script` (the simulator interprets echo, sleep and exit). */
@@ -53,7 +53,7 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       runJobManifestStage,
       { account: env.account, location: namespace, manifest: job('smoke', script) },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
@@ -88,7 +88,7 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       runJobManifestStage,
       { account: env.account, location: namespace, manifest },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
 
     expect(run.status).toBe('TERMINAL');
@@ -121,9 +121,9 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const namespace = 'jobs-twice';
     await env.user.createNamespace(namespace);
     const config = { account: env.account, location: namespace, manifest: job('smoke', 'echo RUN=ok') };
-    const first = await runStage(runJobManifestStage, config, { cluster: env.cluster });
-    await env.cluster.advance(1_000);
-    const second = await runStage(runJobManifestStage, config, { cluster: env.cluster });
+    const first = await runStage(runJobManifestStage, config, { clusterPort: env.adapter });
+    await env.adapter.advance(1_000);
+    const second = await runStage(runJobManifestStage, config, { clusterPort: env.adapter });
     expect([first.status, second.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
     expect(second.outputs['jobName']).not.toBe(first.outputs['jobName']);
     const jobs = await env.user.list('batch/v1', 'Job', namespace);
@@ -140,11 +140,11 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       runJobManifestStage,
       { account: env.account, location: namespace, manifest: job('smoke', 'echo OK=1') },
-      { cluster: env.cluster, stopBefore: 'monitorJob' },
+      { clusterPort: env.adapter, stopBefore: 'monitorJob' },
     );
     // The worker created the Job, then died before the task's result (naming the Job) was recorded.
     const { ['runJob.job']: _forgotten, ...lost } = run.context;
-    await runTask(runJobManifestStage, 'runJob', { ...run, context: lost }, { cluster: env.cluster });
+    await runTask(runJobManifestStage, 'runJob', { ...run, context: lost }, { clusterPort: env.adapter });
     expect(await env.user.list('batch/v1', 'Job', namespace)).toHaveLength(1);
   });
 
@@ -158,7 +158,7 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
     const run = await runStage(
       runJobManifestStage,
       { account: env.account, location: namespace, manifest },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error?.message).toMatch(
@@ -182,7 +182,7 @@ describe('runJobManifest against the simulator (real adapter over HTTP)', () => 
         location: namespace,
         manifest: job('dump', `echo ${'x'.repeat(MAX_LOG_CHARS)}; echo RESULT=done`),
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(run.outputs['logsTruncated']).toBe(true);

@@ -1,10 +1,10 @@
 import { defineStage, type StageTypes, type TaskContext } from '@jibe/domain';
 import { z } from 'zod';
-import { findArtifact, manifestsOf } from '../kubernetes/artifacts';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, runLabel } from '../kubernetes/jobs';
-import { manifestSchema } from '../kubernetes/manifest-schema';
-import { cluster, clusterTask, kubernetesStageKeys, StageFailure } from '../kubernetes/stage-support';
+import { findArtifact, manifestsOf } from '../cluster-kit/artifacts';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { checkJob, DEFAULT_JOB_TIMEOUT_MS, ensureJob, runLabel } from '../cluster-kit/jobs';
+import { manifestSchema } from '../cluster-kit/manifest-schema';
+import { clusterPortOf, clusterTask, kubernetesStageKeys, StageFailure } from '../cluster-kit/stage-support';
 
 const JOB_KEY = 'runJob.job';
 
@@ -70,7 +70,7 @@ export const runJobManifestStage = defineStage({
     clusterTask<RunJob>('runJob', async (context) => {
       const c = context.stage.context;
       if (c[JOB_KEY]) return { status: 'SUCCEEDED' };
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const manifest = jobOf(c, context);
       const namespace =
         c.location?.trim() || c.namespace?.trim() || manifest.metadata.namespace || port.defaultNamespace(c.account);

@@ -1,8 +1,8 @@
 import { zodIssuesToDetails } from '@jibe/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { runStage, runTask } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { runStage, runTask } from '../cluster-kit/testing/stage-harness';
 import { scaleManifestStage } from './scale-manifest.stage';
 
 const workload = (
@@ -40,14 +40,14 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
    */
   async function environment(namespace: string): Promise<void> {
     await env.user.createNamespace(namespace);
-    await env.cluster.apply(env.account, [
+    await env.adapter.apply(env.account, [
       workload('Deployment', namespace, 'web', 3, { env: 'pr-12' }),
       workload('Deployment', namespace, 'worker', 2, { env: 'pr-12' }),
       workload('StatefulSet', namespace, 'db', 1, { env: 'pr-12' }),
       workload('Deployment', namespace, 'other-env', 5, { env: 'pr-13' }),
     ]);
     await env.user.apply(workload('Deployment', namespace, 'not-ours', 4, { env: 'pr-12' }));
-    await env.cluster.advance(5_000);
+    await env.adapter.advance(5_000);
   }
 
   /** Each workload's replicas and its running, ready pods, as `kubectl get deploy,sts` and `get pods` show them. */
@@ -89,7 +89,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
       'other-env': '5 (5 ready)',
     });
     const scaleIn = { account: env.account, location: ns, labelSelector: 'env=pr-12', replicas: 0 };
-    const run = await runStage(scaleManifestStage, scaleIn, { cluster: env.cluster });
+    const run = await runStage(scaleManifestStage, scaleIn, { clusterPort: env.adapter });
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     // The stage waited until the pods were gone; someone else's workload and the other environment kept theirs.
     expect(await replicas(ns)).toEqual({
@@ -102,13 +102,13 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     expect(await annotations(ns, 'web')).toMatchObject({ 'jibe.dev/previous-replicas': '3' });
 
     // Scaling in again (or re-running the task) keeps the remembered counts.
-    expect((await runStage(scaleManifestStage, scaleIn, { cluster: env.cluster })).status).toBe('SUCCEEDED');
+    expect((await runStage(scaleManifestStage, scaleIn, { clusterPort: env.adapter })).status).toBe('SUCCEEDED');
     expect(await annotations(ns, 'web')).toMatchObject({ 'jibe.dev/previous-replicas': '3' });
 
     const back = await runStage(
       scaleManifestStage,
       { account: env.account, location: ns, labelSelector: 'env=pr-12', restore: true },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(back.status, JSON.stringify(back.error)).toBe('SUCCEEDED');
     expect(await replicas(ns)).toEqual({
@@ -121,7 +121,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     expect(await annotations(ns, 'web')).not.toHaveProperty('jibe.dev/previous-replicas');
     // Restoring twice changes nothing: no write reaches the cluster.
     const writes = env.mark();
-    await runTask(scaleManifestStage, 'scaleManifest', back, { cluster: env.cluster });
+    await runTask(scaleManifestStage, 'scaleManifest', back, { clusterPort: env.adapter });
     expect(writes.writes()).toEqual([]);
   });
 
@@ -133,7 +133,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     const run = await runStage(
       scaleManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', replicas: '5' },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect((await replicas(ns))['web']).toBe('5 (5 ready)');
@@ -148,7 +148,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     await env.user.createNamespace(ns);
     // Created newest first, so creation time and version number disagree: the version number decides.
     for (const v of ['v002', 'v001', 'v000']) {
-      await env.cluster.apply(env.account, [
+      await env.adapter.apply(env.account, [
         {
           apiVersion: 'apps/v1',
           kind: 'ReplicaSet',
@@ -163,7 +163,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
           },
         },
       ]);
-      await env.cluster.advance(1_000);
+      await env.adapter.advance(1_000);
     }
     const run = await runStage(
       scaleManifestStage,
@@ -179,7 +179,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
         mode: 'dynamic',
         replicas: 1,
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     const sets = await env.user.list('apps/v1', 'ReplicaSet', ns);
@@ -203,7 +203,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
     const run = await runStage(
       scaleManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment not-ours', replicas: 0 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.error).toEqual({
       code: 'NOT_MANAGED',
@@ -225,7 +225,7 @@ describe('scaleManifest against the simulator (real adapter over HTTP)', () => {
         criteria: 'newest',
         replicas: 0,
       },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.error?.message).toBe(`no newest version of deployment api in ${ns}: no versions exist`);
   });

@@ -1,11 +1,11 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { type ClusterPort, type KubeObject, type ObjectRef, objectRefSchema } from '../kubernetes/cluster.port';
-import { LABELS, MANAGED_BY_JIBE } from '../kubernetes/labels';
-import { canonicalKind, describeRef, SCALABLE_KINDS } from '../kubernetes/manifest';
-import { describeScale, restore, scaleTo } from '../kubernetes/scaling';
+import { type ClusterPort, type KubeObject, type ObjectRef, objectRefSchema } from '../cluster-kit/cluster.port';
+import { LABELS, MANAGED_BY_JIBE } from '../cluster-kit/labels';
+import { canonicalKind, describeRef, SCALABLE_KINDS } from '../cluster-kit/manifest';
+import { describeScale, restore, scaleTo } from '../cluster-kit/scaling';
 import {
-  cluster,
+  clusterPortOf,
   clusterTask,
   count,
   kubernetesStageKeys,
@@ -13,9 +13,9 @@ import {
   stageNamespace,
   toCount,
   writeOptions,
-} from '../kubernetes/stage-support';
-import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../kubernetes/target';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+} from '../cluster-kit/stage-support';
+import { checkTarget, hasTarget, resolveTarget, targetKeys } from '../cluster-kit/target';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 const config = z
   .looseObject({
@@ -102,7 +102,7 @@ export const scaleManifestStage = defineStage({
   tasks: [
     clusterTask<Scale>('scaleManifest', async (context) => {
       const c = context.stage.context;
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       const objects = await targets(port, c.account, namespace, c);
       const scaled: string[] = [];

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kubectl } from '../../../test/kube-sim/kubectl';
 import { type StageSimulator, startStageSimulator } from '../../../test/support/stage-simulator';
 import { deployManifestStage } from '../deploy-manifest/deploy-manifest.stage';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { continueStage, runStage } from '../kubernetes/testing/stage-harness';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { continueStage, runStage } from '../cluster-kit/testing/stage-harness';
 import { undoRolloutManifestStage } from './undo-rollout-manifest.stage';
 
 const deployment = (namespace: string, name: string, image: string): KubeObject => ({
@@ -55,7 +55,7 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
       const deploy = await runStage(
         deployManifestStage,
         { account: env.account, manifests: names.map((name) => deployment(namespace, name, image)) },
-        { cluster: env.cluster },
+        { clusterPort: env.adapter },
       );
       expect(deploy.status, JSON.stringify(deploy.error)).toBe('SUCCEEDED');
     }
@@ -74,14 +74,14 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
     const run = await runStage(
       undoRolloutManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', numRevisionsBack: 1 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('SUCCEEDED');
     expect(run.outputs).toEqual({ fromRevision: 2, toRevision: 1 });
     // The stage waited for the rollback: by the time it succeeded, only the first image ran.
     expect(await podImages(ns, 'web')).toEqual(['shop:1', 'shop:1', 'shop:1']);
     await kubectl.ok('rollout', 'undo', '-n', ns, 'deployment/twin');
-    await env.cluster.advance(60_000);
+    await env.adapter.advance(60_000);
     expect(await podImages(ns, 'twin')).toEqual(['shop:1', 'shop:1', 'shop:1']);
     // The first ReplicaSet is reused as revision 3; the second is kept at 0 replicas (what `kubectl rollout undo`
     // leaves, so a later undo can go forward again).
@@ -103,7 +103,7 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
     expect((web!.spec!['template'] as any).metadata.labels).not.toHaveProperty('pod-template-hash');
 
     // A redelivered run of the whole stage keeps the target it chose: no revision 4, no image change.
-    const again = await continueStage(undoRolloutManifestStage, run, { cluster: env.cluster }, 0);
+    const again = await continueStage(undoRolloutManifestStage, run, { clusterPort: env.adapter }, 0);
     expect(again.status).toBe('SUCCEEDED');
     expect(await history(ns, 'web')).toBe(history3);
     expect(await podImages(ns, 'web')).toEqual(['shop:1', 'shop:1', 'shop:1']);
@@ -117,7 +117,7 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
     const run = await runStage(
       undoRolloutManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', revision: 1 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status, JSON.stringify(run.error)).toBe('SUCCEEDED');
     expect(run.outputs).toEqual({ fromRevision: 3, toRevision: 1 });
@@ -132,7 +132,7 @@ describe('undoRolloutManifest against the simulator (real adapter over HTTP)', (
     const run = await runStage(
       undoRolloutManifestStage,
       { account: env.account, location: ns, manifestName: 'deployment web', revision: 5 },
-      { cluster: env.cluster },
+      { clusterPort: env.adapter },
     );
     expect(run.status).toBe('TERMINAL');
     expect(run.error).toEqual({

@@ -1,9 +1,9 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
-import { type KubeObject } from '../kubernetes/cluster.port';
-import { describeRef, podTemplateOf } from '../kubernetes/manifest';
+import { type KubeObject } from '../cluster-kit/cluster.port';
+import { describeRef, podTemplateOf } from '../cluster-kit/manifest';
 import {
-  cluster,
+  clusterPortOf,
   clusterTask,
   count,
   kubernetesStageKeys,
@@ -11,9 +11,9 @@ import {
   stageNamespace,
   toCount,
   writeOptions,
-} from '../kubernetes/stage-support';
-import { checkTarget, resolveTarget, targetKeys } from '../kubernetes/target';
-import { waitForStableTask } from '../kubernetes/wait-for-stable.task';
+} from '../cluster-kit/stage-support';
+import { checkTarget, resolveTarget, targetKeys } from '../cluster-kit/target';
+import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const TARGET_KEY = 'undo.target';
@@ -67,7 +67,7 @@ export const undoRolloutManifestStage = defineStage({
     clusterTask<Undo>('resolveRevision', async (context) => {
       const c = context.stage.context;
       if (c[TARGET_KEY]) return { status: 'SUCCEEDED' };
-      const port = cluster(context);
+      const port = clusterPortOf(context);
       const namespace = stageNamespace(c, port, c.account);
       const ref = await resolveTarget(port, c.account, namespace, c);
       if (ref.kind !== 'Deployment') {
@@ -108,7 +108,7 @@ export const undoRolloutManifestStage = defineStage({
     }),
     clusterTask<Undo>('undoRollout', async (context) => {
       const target = chosen(context.stage.context);
-      await cluster(context).patch(
+      await clusterPortOf(context).patch(
         target.account,
         { kind: 'Deployment', name: target.name, namespace: target.namespace },
         [{ op: 'replace', path: '/spec/template', value: target.template }],

@@ -35,7 +35,8 @@ export interface StageRun {
 }
 
 export interface HarnessOptions {
-  cluster: HarnessCluster;
+  /** Where the tasks write: Jibe's adapter over HTTP to a simulated cluster (test/support/stage-simulator.ts). */
+  clusterPort: HarnessCluster;
   ports?: [PortToken<unknown>, unknown][];
   application?: string;
   now?: number;
@@ -57,7 +58,7 @@ export async function runStage(
 ): Promise<StageRun> {
   const parsed = definition.config.safeParse(config);
   if (!parsed.success) throw new Error(`config rejected: ${parsed.error.message}`);
-  const now = options.now ?? options.cluster.now?.() ?? 1_000_000;
+  const now = options.now ?? options.clusterPort.now?.() ?? 1_000_000;
   const state: StageRun = {
     status: 'RUNNING',
     context: { ...(parsed.data as Record<string, unknown>) },
@@ -110,7 +111,7 @@ export async function continueStage(
 /** What the engine's delayed message amounts to: the stage's clock and the cluster's move on together. */
 async function wait(state: StageRun, options: HarnessOptions, ms: number): Promise<void> {
   state.now += ms;
-  await options.cluster.advance?.(ms);
+  await options.clusterPort.advance?.(ms);
 }
 
 /** Runs one task once against a state, returning its raw result (idempotency specs run a task twice). */
@@ -151,7 +152,7 @@ function contextFor(state: StageRun, options: HarnessOptions, startTime: number)
     stages: [...(options.stages ?? []), stage],
     now: state.now,
     port: <T>(token: PortToken<T>): T => {
-      if (token === (ClusterPort as PortToken<unknown>)) return options.cluster as unknown as T;
+      if (token === (ClusterPort as PortToken<unknown>)) return options.clusterPort as unknown as T;
       const bound = options.ports?.find(([t]) => t === token);
       if (!bound) throw new Error(`no implementation bound for port ${token.name}`);
       return bound[1] as T;

@@ -129,7 +129,7 @@ export function clusterTask<T extends TaskTypes = UntypedTask>(
 }
 
 /** The cluster port, from any task's context. */
-export function cluster(context: Pick<TaskContext, 'port'>): ClusterPort {
+export function clusterPortOf(context: Pick<TaskContext, 'port'>): ClusterPort {
   return context.port(ClusterPort);
 }
 
@@ -192,7 +192,7 @@ export async function checkStable(
     state?: Record<string, unknown>;
   },
 ): Promise<Waiting | undefined> {
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const want = options.want ?? 'stable';
   const statuses: ObjectStatus[] = [];
   for (const ref of refs) statuses.push(await port.status(account, ref));

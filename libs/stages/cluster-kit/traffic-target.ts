@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type KubeObject } from './cluster.port';
 import { describeRef, loadBalancersOf } from './manifest';
 import { formatVersion, parseVersionedName } from './server-groups';
-import { cluster, kubernetesStageKeys, StageFailure, stageNamespace } from './stage-support';
+import { clusterPortOf, kubernetesStageKeys, StageFailure, stageNamespace } from './stage-support';
 import { checkTarget, resolveTarget, targetKeys } from './target';
 import { serviceName } from './traffic';
 
@@ -31,7 +31,7 @@ export async function resolveTrafficTarget(
   context: TaskContext<z.output<typeof trafficTargetConfig>>,
 ): Promise<TrafficTarget> {
   const c = context.stage.context;
-  const port = cluster(context);
+  const port = clusterPortOf(context);
   const namespace = stageNamespace(c, port, c.account);
   const target = await resolveTarget(port, c.account, namespace, c);
   const object = target.serverGroup?.object ?? (await port.get(c.account, target));

@@ -65,9 +65,9 @@ describe('the managed-by rule, for every stage that changes an object (simulator
 
   /** Puts objects in the cluster as `owner` would: Jibe through its adapter, anyone else with kubectl. */
   async function put(owner: Owner, objects: KubeObject[]): Promise<void> {
-    if (owner === 'jibe') await env.cluster.apply(env.account, objects);
+    if (owner === 'jibe') await env.adapter.apply(env.account, objects);
     else for (const object of objects) await env.user.apply(object);
-    await env.cluster.advance(5_000);
+    await env.adapter.advance(5_000);
   }
 
   const stage = (type: string): StageDefinition => {
@@ -76,7 +76,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
     return definition;
   };
   const run = (type: string, config: Record<string, unknown>) =>
-    runStage(stage(type), { account: env.account, ...config }, { cluster: env.cluster });
+    runStage(stage(type), { account: env.account, ...config }, { clusterPort: env.adapter });
 
   const deployment = (ns: string, name: string, image: string, replicas = 2): KubeObject => ({
     apiVersion: 'apps/v1',
@@ -266,7 +266,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
             scaleDown: { labelSelector: 'app=shop' },
             ...extra,
           },
-          { cluster: env.cluster, stopBefore: 'monitorRefreshJob' },
+          { clusterPort: env.adapter, stopBefore: 'monitorRefreshJob' },
         ),
       observe: (ns) => deploymentState(ns),
       before: 'replicas 2, image api:1',
@@ -294,11 +294,11 @@ describe('the managed-by rule, for every stage that changes an object (simulator
     const ref = { kind: 'Deployment', name: 'api', namespace: ns };
     const writes = env.mark();
     for (const call of [
-      () => env.cluster.patch(env.account, ref, { spec: { replicas: 0 } }, 'merge'),
-      () => env.cluster.patch(env.account, ref, { spec: { replicas: 0 } }, 'strategic'),
-      () => env.cluster.patch(env.account, ref, [{ op: 'replace', path: '/spec/replicas', value: 0 }], 'json'),
-      () => env.cluster.delete(env.account, ref),
-      () => env.cluster.delete(env.account, ref, { dryRun: true }),
+      () => env.adapter.patch(env.account, ref, { spec: { replicas: 0 } }, 'merge'),
+      () => env.adapter.patch(env.account, ref, { spec: { replicas: 0 } }, 'strategic'),
+      () => env.adapter.patch(env.account, ref, [{ op: 'replace', path: '/spec/replicas', value: 0 }], 'json'),
+      () => env.adapter.delete(env.account, ref),
+      () => env.adapter.delete(env.account, ref, { dryRun: true }),
     ]) {
       const error = await call().then(
         () => undefined,
@@ -311,7 +311,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
     expect(writes.writes()).toEqual([]);
     expect(await deploymentState(ns)).toBe('replicas 2, image api:1');
     // With the opt-in the same call goes through.
-    await env.cluster.patch(env.account, ref, { spec: { replicas: 1 } }, 'merge', { allowUnmanaged: true });
+    await env.adapter.patch(env.account, ref, { spec: { replicas: 1 } }, 'merge', { allowUnmanaged: true });
     expect(await deploymentState(ns)).toBe('replicas 1, image api:1');
   });
 
@@ -327,9 +327,9 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       env.user.patch('apps/v1', 'Deployment', ns, 'api', {
         metadata: { name: 'api', namespace: ns, labels: { [MANAGED_BY]: value } },
       });
-    const racing: typeof env.cluster = Object.create(env.cluster) as typeof env.cluster;
+    const racing: typeof env.adapter = Object.create(env.adapter) as typeof env.adapter;
     racing.get = async (account, target) => {
-      const read = await env.cluster.get(account, target);
+      const read = await env.adapter.get(account, target);
       await label('helm');
       return read;
     };
@@ -354,7 +354,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
     );
     expect(await deploymentState(ns)).toBe('replicas 2, image api:1');
     // The retry, reading the object as it now is, is refused.
-    await expect(env.cluster.patch(env.account, ref, { spec: { replicas: 0 } }, 'merge')).rejects.toMatchObject({
+    await expect(env.adapter.patch(env.account, ref, { spec: { replicas: 0 } }, 'merge')).rejects.toMatchObject({
       code: 'NOT_MANAGED',
     });
   });
@@ -418,7 +418,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
         expect(result.error, JSON.stringify(result.error)).toBeUndefined();
         expect(await c().carriedOn!.observe(ns)).toBe(c().carriedOn!.expected);
       }
-      await env.cluster.advance(1_000);
+      await env.adapter.advance(1_000);
       expect(await c().observe(ns)).toBe(c().before);
     });
 
@@ -427,7 +427,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       await c().setup(ns, 'someone else');
       const result = await c().run(ns, { allowUnmanaged: true });
       expect(result.error, JSON.stringify(result.error)).toBeUndefined();
-      await env.cluster.advance(1_000);
+      await env.adapter.advance(1_000);
       expect(await c().observe(ns)).toBe(c().after);
     });
 
@@ -436,7 +436,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       await c().setup(ns, 'jibe');
       const result = await c().run(ns, {});
       expect(result.error, JSON.stringify(result.error)).toBeUndefined();
-      await env.cluster.advance(1_000);
+      await env.adapter.advance(1_000);
       expect(await c().observe(ns)).toBe(c().after);
     });
   });

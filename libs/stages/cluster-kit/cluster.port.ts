@@ -1,4 +1,4 @@
-import { isRecord } from '@jibe/domain';
+import { isRecord, type KubeObject as DomainKubeObject } from '@jibe/domain';
 import { z } from 'zod';
 
 /**
@@ -11,27 +11,8 @@ import { z } from 'zod';
  * `TransientError` from `@jibe/domain`; anything else as {@link ClusterError} carrying what Kubernetes answered.
  */
 
-/** A Kubernetes object as JSON (what the API returns and what manifests hold). */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name?: string;
-    generateName?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
-    [key: string]: unknown;
-  };
-  spec?: Record<string, unknown> & { [key: string]: unknown };
-  status?: Record<string, unknown> & { [key: string]: unknown };
-  [key: string]: unknown;
-}
+/** Any Kubernetes object, as the port reads and writes it (one shape for Jibe and its simulator). */
+export type KubeObject = DomainKubeObject;
 
 /**
  * A {@link KubeObject} kept in a stage's state: checked for what every object has (apiVersion, kind, metadata);
