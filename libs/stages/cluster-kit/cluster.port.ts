@@ -82,7 +82,9 @@ export class ClusterError extends Error {
  * `app.kubernetes.io/managed-by: jibe` (as `kubectl apply` and Spinnaker take over what they apply). Every other
  * write (a patch, e.g. a scale, a traffic switch or a rollback; a delete) is refused with a {@link ClusterError} of
  * code `NOT_MANAGED` when the object does not carry that label, unless `allowUnmanaged` is set, which a stage does
- * only when its config says `allowUnmanaged: true`.
+ * only when its config says `allowUnmanaged: true`. One exception, by declaration: a traffic switch may set Jibe's
+ * two selector keys on a Service the pipeline names as its traffic target, whoever made it (`NAMED_SERVICE_WRITE`
+ * in traffic.ts; Spinnaker's own pipelines route through Services made with kubectl).
  */
 export interface WriteOptions {
   /** Write even to an object Jibe does not manage (the stage's `allowUnmanaged: true`). */

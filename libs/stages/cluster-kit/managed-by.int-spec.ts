@@ -28,9 +28,12 @@ interface WriteCase {
   after: string;
   /**
    * Without the opt-in: `refused` fails the stage with NOT_MANAGED; `not selected` is a label selector that picks
-   * only Jibe's objects (an environment scale-in should not fail over one workload someone else runs there).
+   * only Jibe's objects (an environment scale-in should not fail over one workload someone else runs there);
+   * `named traffic Service` is a Service the stage names as its traffic target, whose selector Jibe switches
+   * whoever made it (traffic.ts NAMED_SERVICE_WRITE: Spinnaker's own pipelines route through Services made with
+   * kubectl) while leaving the rest of it, its labels included, as they were.
    */
-  foreign: 'refused' | 'not selected';
+  foreign: 'refused' | 'not selected' | 'named traffic Service';
   /** For `not selected`: what shows that the stage carried on without the object (not failed over it). */
   carriedOn?: { observe: (ns: string) => Promise<string>; expected: string };
 }
@@ -181,7 +184,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       observe: serviceVersion,
       before: 'selects none',
       after: 'selects v000',
-      foreign: 'refused',
+      foreign: 'named traffic Service',
     },
     disableManifest: {
       object: (ns) => `Service ${ns}/web`,
@@ -199,7 +202,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       observe: serviceVersion,
       before: 'selects v000',
       after: 'selects none',
-      foreign: 'refused',
+      foreign: 'named traffic Service',
     },
     // Red/black to a Service the manifests do not hold: the deploy applies (adopts) what it deploys, but the
     // traffic switch patches a Service it found there. A Service in the manifests is applied first, so it is Jibe's.
@@ -230,7 +233,7 @@ describe('the managed-by rule, for every stage that changes an object (simulator
       observe: serviceVersion,
       before: 'selects none',
       after: 'selects v000',
-      foreign: 'refused',
+      foreign: 'named traffic Service',
     },
     // The refresh's scale-in picks the app by label selector, and only Jibe's workloads unless allowed: someone
     // else's keeps running (the refresh is not failed over it). Observed while the refresh Job runs.
@@ -414,9 +417,19 @@ describe('the managed-by rule, for every stage that changes an object (simulator
         expect(result.error?.code, JSON.stringify(result.error)).toBe('NOT_MANAGED');
         expect(result.error!.message).toContain(`${c().object(ns)}: it is not managed by Jibe`);
         expect(result.error!.message).toContain('allowUnmanaged: true');
-      } else {
+      } else if (c().foreign === 'not selected') {
         expect(result.error, JSON.stringify(result.error)).toBeUndefined();
         expect(await c().carriedOn!.observe(ns)).toBe(c().carriedOn!.expected);
+      } else {
+        // Fails if traffic writes took the managed-by rule's default instead of NAMED_SERVICE_WRITE: checked once by
+        // making NAMED_SERVICE_WRITE empty (enable, disable and deploy then failed NOT_MANAGED).
+        expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+        await env.adapter.advance(1_000);
+        expect(await c().observe(ns)).toBe(c().after);
+        const service = await env.user.get('v1', 'Service', ns, 'web');
+        expect(service!.metadata.labels?.[MANAGED_BY]).toBeUndefined();
+        expect((service!.spec!['selector'] as Record<string, string>)['app']).toBe('web');
+        return;
       }
       await env.adapter.advance(1_000);
       expect(await c().observe(ns)).toBe(c().before);

@@ -9,6 +9,15 @@ import { StageFailure } from './stage-support';
  * without ever mixing them (Spinnaker instead relabels pods one by one, docs/spinnaker.md#traffic-strategies).
  */
 
+/**
+ * How a traffic switch writes a Service. The pipeline names the Services it routes through (a server group's
+ * load-balancers annotation, `trafficManagement.options.services`, an enable/disable stage's `services`), and
+ * Spinnaker's own pipelines route through Services made outside them (its blue/green example's `hellosvc` is made
+ * with kubectl). Naming the Service is the stage saying so, so the managed-by rule does not refuse it; Jibe writes
+ * only the two selector keys it owns ({@link LABELS}.cluster and .version) and never adopts, relabels or deletes it.
+ */
+export const NAMED_SERVICE_WRITE: WriteOptions = { allowUnmanaged: true };
+
 /** The value no pod carries: a Service selecting it has no endpoints (a disabled server group). */
 export const NO_VERSION = 'none';
 
@@ -59,7 +68,6 @@ export async function pointServices(
   namespace: string,
   services: readonly string[],
   target: { cluster: string; version: string },
-  options: WriteOptions = {},
 ): Promise<Record<string, string | null>> {
   const previous: Record<string, string | null> = {};
   for (const name of services) {
@@ -72,7 +80,7 @@ export async function pointServices(
       { kind: 'Service', name, namespace },
       { spec: { selector: { [LABELS.cluster]: target.cluster, [LABELS.version]: target.version } } },
       'merge',
-      options,
+      NAMED_SERVICE_WRITE,
     );
   }
   return previous;

@@ -720,16 +720,14 @@ describe('deployManifest red/black against the simulator (real adapter over HTTP
   it('runs the official Spinnaker blue/green ReplicaSet manifest (annotations name the Service)', async () => {
     const ns = 'rb-spinnaker';
     await env.user.createNamespace(ns);
-    // Deployed through Jibe earlier. A Service made by kubectl is refused by the managed-by rule unless the stage
-    // says allowUnmanaged (managed-by.int-spec.ts); Spinnaker itself never writes the Service (it relabels pods).
-    await env.adapter.apply(env.account, [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'hellosvc', namespace: ns },
-        spec: { selector: { frontedBy: 'hellosvc' }, ports: [{ port: 80 }] },
-      },
-    ]);
+    // Made with kubectl, as in Spinnaker's example: the load-balancers annotation names it, so Jibe switches its
+    // selector though it did not make it (NAMED_SERVICE_WRITE in cluster-kit/traffic.ts).
+    await env.user.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'hellosvc', namespace: ns },
+      spec: { selector: { frontedBy: 'hellosvc' }, ports: [{ port: 80 }] },
+    });
     const replicaSet = {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',

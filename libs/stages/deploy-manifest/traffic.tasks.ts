@@ -2,7 +2,7 @@ import { type TaskResult } from '@jibe/domain';
 import { describeRef, isManagedByJibe, refOf } from '../cluster-kit/manifest';
 import { scaleTo } from '../cluster-kit/scaling';
 import { listServerGroups } from '../cluster-kit/server-groups';
-import { clusterPortOf, clusterTask, writeOptions } from '../cluster-kit/stage-support';
+import { clusterPortOf, clusterTask } from '../cluster-kit/stage-support';
 import { pointServices } from '../cluster-kit/traffic';
 import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
 import { planOf } from './apply-waves.task';
@@ -90,14 +90,7 @@ async function switchTraffic(
   const previous: Record<string, string | null> = { ...context.stage.context['deploy.previousVersions'] };
   if (plan.enableTraffic) {
     for (const group of groups) {
-      const before = await pointServices(
-        port,
-        plan.account,
-        group.trafficNamespace,
-        group.services,
-        group,
-        writeOptions(context.stage.context),
-      );
+      const before = await pointServices(port, plan.account, group.trafficNamespace, group.services, group);
       for (const [service, version] of Object.entries(before)) {
         // A re-run finds the Service already switched; keep what it pointed at the first time.
         if (previous[service] === undefined || version !== group.version) previous[service] = version;

@@ -2,8 +2,8 @@ import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { LABELS } from '../cluster-kit/labels';
 import { describeRef, refOf } from '../cluster-kit/manifest';
-import { clusterPortOf, clusterTask, writeOptions } from '../cluster-kit/stage-support';
-import { NO_VERSION, selectedVersion, serviceSelector } from '../cluster-kit/traffic';
+import { clusterPortOf, clusterTask } from '../cluster-kit/stage-support';
+import { NAMED_SERVICE_WRITE, NO_VERSION, selectedVersion, serviceSelector } from '../cluster-kit/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../cluster-kit/traffic-target';
 
 const outputs = z.object({ disabledServerGroup: z.string(), servicesWithoutTraffic: z.array(z.string()) });
@@ -32,7 +32,7 @@ export const disableManifestStage = defineStage({
           { kind: 'Service', name: service, namespace: target.namespace },
           { spec: { selector: { [LABELS.version]: NO_VERSION } } },
           'merge',
-          writeOptions(context.stage.context),
+          NAMED_SERVICE_WRITE,
         );
         disabled.push(service);
       }

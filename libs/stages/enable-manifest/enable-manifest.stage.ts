@@ -1,7 +1,7 @@
 import { defineStage, type StageTypes } from '@jibe/domain';
 import { z } from 'zod';
 import { describeRef, refOf, replicasOf } from '../cluster-kit/manifest';
-import { clusterPortOf, StageFailure, writeOptions } from '../cluster-kit/stage-support';
+import { clusterPortOf, StageFailure } from '../cluster-kit/stage-support';
 import { pointServices } from '../cluster-kit/traffic';
 import { resolveTrafficTarget, trafficTargetConfig } from '../cluster-kit/traffic-target';
 import { waitForStableTask } from '../cluster-kit/wait-for-stable.task';
@@ -41,14 +41,7 @@ export const enableManifestStage = defineStage({
       then: async (context) => {
         const target = await resolveTrafficTarget(context);
         const port = clusterPortOf(context);
-        const previous = await pointServices(
-          port,
-          target.account,
-          target.namespace,
-          target.services,
-          target,
-          writeOptions(context.stage.context),
-        );
+        const previous = await pointServices(port, target.account, target.namespace, target.services, target);
         return {
           status: 'SUCCEEDED',
           outputs: {
