@@ -6,6 +6,7 @@ import { ClusterError } from '@jibe/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountRegistry } from './account-registry';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
+import { rejection } from '../../test/support/rejection';
 
 /**
  * API groups the simulator does not serve, as a real cluster's discovery lists them: cluster-scoped kinds that a
@@ -54,15 +55,6 @@ async function discoveryProxy(target: string): Promise<{ server: Server; url: st
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const DISCOVERY = /^GET \/(api\/v1|apis\/[^/]+\/[^/]+)$/;

@@ -14,6 +14,7 @@ import { AccountRegistry } from './account-registry';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
 import { kubernetesRuntime } from './kubernetes.module';
 import { ApplicationDefaultCredentials } from './token-source';
+import { rejection } from '../../test/support/rejection';
 
 /**
  * `gke` accounts connecting for real, with Google played by local servers that speak Google's HTTP APIs: the
@@ -162,15 +163,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'settings' } as const;

@@ -8,21 +8,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type KeyPair, TestPki } from '../../test/support/test-pki';
 import { AccountRegistry } from './account-registry';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
+import { rejection } from '../../test/support/rejection';
 
 /**
  * An `inCluster` account as it runs in a pod: the kubelet's KUBERNETES_SERVICE_HOST/PORT in the environment, the
  * service account's token, ca.crt and namespace in a directory (a temp dir here, the kubelet's mount in production),
  * and the simulator serving HTTPS with a certificate signed by that CA and accepting only the current tokens.
  */
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Writes a service-account directory the way the kubelet's atomic writer does: a whole new file renamed in place. */
 async function writeServiceAccount(dir: string, files: Record<string, string>): Promise<void> {

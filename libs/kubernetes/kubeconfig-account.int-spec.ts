@@ -11,6 +11,7 @@ import { type KeyPair, TestPki } from '../../test/support/test-pki';
 import { AccountRegistry } from './account-registry';
 import { AccountsService } from './accounts.service';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
+import { rejection } from '../../test/support/rejection';
 
 /**
  * `kubeconfig` accounts connecting for real: the simulator serves HTTPS with a certificate signed by a test CA and
@@ -19,15 +20,6 @@ import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
  */
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const configMap = (name: string) => ({
   apiVersion: 'v1',

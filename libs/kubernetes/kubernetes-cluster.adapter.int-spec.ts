@@ -11,6 +11,7 @@ import { AccountRegistry } from './account-registry';
 import { AccountsService } from './accounts.service';
 import { KubernetesClusterAdapter } from './kubernetes-cluster.adapter';
 import { type AccessToken, GoogleTokenSource } from './token-source';
+import { rejection } from '../../test/support/rejection';
 
 class FakeTokenSource extends GoogleTokenSource {
   calls = 0;
@@ -91,15 +92,6 @@ const deployment = (
     },
   },
 });
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('KubernetesClusterAdapter against kube-sim over HTTP', () => {
   let sim: KubeSim;
